@@ -1,0 +1,69 @@
+"""Terminal presentation for the CLI: progress over folds and the summary table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+
+@contextmanager
+def fold_progress(console: Console) -> Iterator[Any]:
+    """A progress bar over folds; yields the ``on_fold`` callback to pass to the library."""
+    progress = Progress(
+        TextColumn("training folds"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+        console=console, transient=False,
+    )  # fmt: skip
+    task = progress.add_task("folds", total=None)
+
+    def on_fold(done: int, total: int, row: dict[str, object]) -> None:
+        progress.update(task, total=total, completed=done)
+
+    with progress:
+        yield on_fold
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:,.2f}%"
+
+
+def summary_table(summary: dict[str, Any], ticker: str, benchmark: str, strategy: str) -> Table:
+    """Return, CAGR, Sharpe and drawdown of the strategy, buy-and-hold and the benchmark."""
+    table = Table(title=f"{ticker} {strategy}  {summary['first_day']} to {summary['last_day']}"
+                        f" ({summary['days']} days)")  # fmt: skip
+    for col in ("", "total return", "CAGR", "Sharpe", "max drawdown"):
+        table.add_column(col, justify="right" if col else "left")
+    for key, label in (("strategy", strategy), ("buy_and_hold", "buy-and-hold"), ("benchmark", benchmark)):
+        row = summary[key]
+        table.add_row(label, _pct(row["total_return"]), _pct(row["cagr"]),
+                      f"{row['sharpe']:.2f}", _pct(row["max_drawdown"]))  # fmt: skip
+    return table
+
+
+def print_summary(console: Console, summary: dict[str, Any], *, ticker: str, benchmark: str,
+                  strategy: str, report: Path | None, cached: bool, seconds: float) -> None:  # fmt: skip
+    """The closing lines of ``bt run``."""
+    console.print(summary_table(summary, ticker, benchmark, strategy))
+    console.print(f"trades (fills): {summary['trades']}")
+    if "forecast_rmse" in summary:
+        verdict = "beats" if summary["rmse_ratio"] < 1 else "does not beat"
+        console.print(
+            f"forecast RMSE {summary['forecast_rmse']:.4f} vs naive (tomorrow = today) "
+            f"{summary['naive_rmse']:.4f}: ratio {summary['rmse_ratio']:.3f}, the model {verdict} naive"
+            f" ({summary['folds']} folds{', from cache' if cached else ''})"
+        )
+    if report is not None:
+        console.print(f"report: {report}", soft_wrap=True)
+    console.print(f"done in {seconds:.1f} s")
+
+
+def timer() -> float:
+    """Wall clock for the closing line."""
+    return time.perf_counter()

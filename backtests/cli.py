@@ -1,0 +1,176 @@
+"""The ``bt`` command line: thin typer functions over library calls.
+
+Heavy modules (TensorFlow, backtrader, quantstats) are imported inside the
+commands, so ``bt --help`` and ``bt strategies`` answer at once. Errors from
+bad input are one line on stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from forecasting.config import ForecastConfig
+
+from . import _console
+from .config import BrokerConfig, DataConfig, RunConfig, StrategyConfig, forecast_config
+from .errors import BtError, ConfigError
+
+_err = Console(stderr=True, highlight=False)
+_out = Console(highlight=False)
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors and BtErrors become one line on stderr and exit code 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except BtError as exc:
+            _fail(str(exc), exc.exit_code)
+        except Exception as exc:
+            if not (type(exc).__module__.startswith("typer") and hasattr(exc, "format_message")):
+                raise
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _fail(message: str, code: int) -> None:
+    _err.print(f"[red]error:[/red] {' '.join(message.split())}", soft_wrap=True)
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    help="Walk-forward LSTM forecasts, backtested with backtrader, reported with quantstats.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date; use YYYY-MM-DD.") from None
+
+
+_F = ForecastConfig
+_S = StrategyConfig
+_B = BrokerConfig
+
+Start = Annotated[str | None, typer.Option(help="First forecast day, YYYY-MM-DD. [default: 5 years before the last day]")]
+End = Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD. [default: last day of data]")]
+Csv = Annotated[Path | None, typer.Option(help="Daily OHLCV CSV to use instead of the ticker's data.")]
+Source = Annotated[str, typer.Option(help="auto (bundled file, else Yahoo with cache), bundled, or yahoo.")]
+Model = Annotated[str, typer.Option(help="Forecaster: lstm, naive, drift, moving-average, ridge.")]
+Seed = Annotated[int, typer.Option(help="Seed for every random choice.")]
+Lookback = Annotated[int, typer.Option(help="Days of prices in each input window.")]
+TrainDays = Annotated[int, typer.Option(help="Trading days in each training window (about 3 years).")]
+RetrainEvery = Annotated[int, typer.Option(help="Retrain every N trading days.")]
+Window = Annotated[str, typer.Option(help="Training window: rolling or expanding.")]
+Epochs = Annotated[int, typer.Option(help="Epochs of the first fold (early stopping may end sooner).")]
+WarmEpochs = Annotated[int, typer.Option(help="Epochs of later folds, which start from the previous weights.")]
+WarmStart = Annotated[bool, typer.Option("--warm-start/--no-warm-start", help="Continue from the previous fold's weights.")]
+BatchSize = Annotated[int, typer.Option(help="Training batch size.")]
+LearningRate = Annotated[float, typer.Option(help="Adam learning rate.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Retrain even if cached forecasts exist.")]
+
+
+@app.command("run")
+def run_command(
+    strategy: Annotated[str, typer.Argument(help="Strategy name (see `bt strategies`).")],
+    ticker: Annotated[str, typer.Argument(help="Ticker, e.g. AAPL (bundled: AAPL, MSFT, SPY).")],
+    start: Start = None,
+    end: End = None,
+    csv: Csv = None,
+    source: Source = "auto",
+    out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKER-STRATEGY-TIMESTAMP]")] = None,
+    model: Model = _F.model,
+    seed: Seed = _F.seed,
+    lookback: Lookback = _F.lookback,
+    train_days: TrainDays = _F.train_days,
+    retrain_every: RetrainEvery = _F.retrain_every,
+    window: Window = _F.window,
+    epochs: Epochs = _F.epochs,
+    warm_epochs: WarmEpochs = _F.warm_epochs,
+    warm_start: WarmStart = _F.warm_start,
+    batch_size: BatchSize = _F.batch_size,
+    learning_rate: LearningRate = _F.learning_rate,
+    threshold: Annotated[float, typer.Option(help="Predicted return needed to go long (and -threshold to exit).")] = _S.threshold,
+    allow_short: Annotated[bool, typer.Option("--allow-short", help="Go short below -threshold.")] = _S.allow_short,
+    size: Annotated[float, typer.Option(help="Fraction of equity per position.")] = _S.size,
+    cash: Annotated[float, typer.Option(help="Starting cash.")] = _B.cash,
+    commission: Annotated[float, typer.Option(help="Commission, fraction of traded value.")] = _B.commission,
+    slippage: Annotated[float, typer.Option(help="Slippage, fraction of the fill price.")] = _B.slippage,
+    benchmark: Annotated[str, typer.Option(help="Benchmark ticker.")] = "SPY",
+    benchmark_csv: Annotated[Path | None, typer.Option(help="Benchmark OHLCV CSV.")] = None,
+    no_cache: NoCache = False,
+) -> None:
+    """Forecast walk-forward, backtest STRATEGY on TICKER, write the run folder and report."""
+    from .api import RunRequest, run_and_write
+
+    config = RunConfig(
+        data=DataConfig(ticker.upper(), None if csv is None else str(csv), source,  # type: ignore[arg-type]
+                        _date(start, "--start"), _date(end, "--end"), benchmark.upper(),
+                        None if benchmark_csv is None else str(benchmark_csv)),  # fmt: skip
+        forecast=forecast_config(
+            model=model, lookback=lookback, train_days=train_days, retrain_every=retrain_every,
+            window=window, epochs=epochs, warm_epochs=warm_epochs, warm_start=warm_start,
+            batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+        ),  # fmt: skip
+        strategy=StrategyConfig(strategy, threshold, allow_short, size),
+        broker=BrokerConfig(cash, commission, slippage),
+    )
+    _check_strategy(strategy)
+    began = _console.timer()
+    with _console.fold_progress(_err) as on_fold:
+        result, files = run_and_write(
+            RunRequest(config, out, use_cache=not no_cache), notify=_notice, on_fold=on_fold
+        )
+    _console.print_summary(
+        _out, result.summary, ticker=result.prices.ticker, benchmark=result.benchmark.ticker,
+        strategy=strategy, report=files.get("report.html"), cached=result.forecasts_from_cache,
+        seconds=_console.timer() - began,
+    )  # fmt: skip
+
+
+def _notice(message: str) -> None:
+    _err.print(message, soft_wrap=True)
+
+
+def _check_strategy(name: str) -> None:
+    from strategies import registry
+
+    try:
+        registry.get(name)
+    except KeyError as exc:
+        raise ConfigError(f"{exc.args[0]} (see `bt strategies`)") from None
+
+
+@app.command("strategies")
+def strategies_command() -> None:
+    """List the registered strategies, one line each."""
+    from strategies import registry
+
+    for spec in registry.available().values():
+        _out.print(f"{spec.name:<16} {spec.description}", soft_wrap=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

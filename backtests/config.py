@@ -1,0 +1,104 @@
+"""Typed, frozen, picklable run configuration: defaults < config file < command line.
+
+A run is a pure function of a ``RunConfig`` and its data, so a config can be
+shipped to another process or a cluster worker unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from forecasting import ForecastConfig
+
+from .errors import ConfigError
+
+DataSource = Literal["auto", "bundled", "yahoo"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which prices: a ticker (bundled, cached or from Yahoo) or a CSV file, and the period."""
+
+    ticker: str
+    csv: str | None = None
+    source: DataSource = "auto"
+    start: dt.date | None = None
+    end: dt.date | None = None
+    benchmark: str = "SPY"
+    benchmark_csv: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ConfigError(f"--start {self.start} is after --end {self.end}; swap them.")
+        if self.source not in ("auto", "bundled", "yahoo"):
+            raise ConfigError(f"--source must be auto, bundled or yahoo. Got {self.source!r}.")
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Simulated broker: starting cash, commission and slippage as fractions of traded value."""
+
+    cash: float = 100_000.0
+    commission: float = 0.0005
+    slippage: float = 0.0005
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.cash) and self.cash > 0):
+            raise ConfigError(f"--cash must be a positive amount. Got {self.cash}.")
+        for name in ("commission", "slippage"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 <= value < 0.1):
+                raise ConfigError(f"--{name} must be a fraction in [0, 0.1). Got {value}.")
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Which strategy and its decision parameters."""
+
+    name: str = "lstm-strategy"
+    threshold: float = 0.0
+    allow_short: bool = False
+    size: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.threshold) and 0 <= self.threshold < 1):
+            raise ConfigError(f"--threshold must be in [0, 1). Got {self.threshold}.")
+        if not 0 < self.size <= 1:
+            raise ConfigError(f"--size must be a fraction of equity in (0, 1]. Got {self.size}.")
+
+    def params_for(self, uses_forecast: bool) -> dict[str, Any]:
+        """The backtrader params this config gives a strategy."""
+        if uses_forecast:
+            return {"threshold": self.threshold, "allow_short": self.allow_short, "size": self.size}
+        return {"size": self.size}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One whole run: data, forecasting, strategy and broker settings."""
+
+    data: DataConfig
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (dates as ISO strings)."""
+        out = dataclasses.asdict(self)
+        out["forecast"] = self.forecast.to_dict()
+        for key in ("start", "end"):
+            value = out["data"][key]
+            out["data"][key] = value.isoformat() if value else None
+        return out
+
+
+def forecast_config(**values: Any) -> ForecastConfig:
+    """Build a ForecastConfig, turning its ValueError into a one-line ConfigError."""
+    try:
+        return ForecastConfig(**values)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,0 +1,67 @@
+"""The forecaster contract shared by the LSTM and every baseline.
+
+A forecaster maps windows of raw prices (one row per origin day, oldest
+first, the origin day's price last) to the next day's price. ``fit`` learns
+only from the windows and targets it is given, so the walk-forward decides
+what a model may see. Constructor arguments are stored unchanged; what is
+learned ends in an underscore (skforecast/sktime convention).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+
+def log_relative(windows: np.ndarray) -> np.ndarray:
+    """Each window as log(price / origin price): level-free, so one model serves any price."""
+    return np.log(windows / windows[:, -1:])
+
+
+@dataclasses.dataclass
+class Forecaster:
+    """Base class: subclasses are dataclasses of their parameters and write ``_fit``/``_predict``."""
+
+    name: ClassVar[str] = "base"
+    description: ClassVar[str] = ""
+
+    def fit(self, windows: np.ndarray, targets: np.ndarray) -> Self:
+        """Learn from ``windows`` (n, lookback) and the next-day prices ``targets`` (n,)."""
+        windows, targets = np.asarray(windows, float), np.asarray(targets, float)
+        if windows.ndim != 2 or targets.shape != (windows.shape[0],) or windows.shape[0] < 2:
+            raise ValueError(
+                f"fit needs windows of shape (n, lookback) and n targets with n >= 2; "
+                f"got {windows.shape} and {targets.shape}."
+            )
+        self._fit(windows, targets)
+        self.is_fitted_ = True
+        return self
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Next-day price for each window, in price units."""
+        if not getattr(self, "is_fitted_", False):
+            raise RuntimeError(f"{type(self).__name__} must be fit before predict.")
+        windows = np.asarray(windows, float)
+        if windows.ndim != 2:
+            raise ValueError(f"predict needs windows of shape (n, lookback); got {windows.shape}.")
+        return np.asarray(self._predict(windows), dtype=float).reshape(-1)
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments, as given."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+
+    def clone(self) -> Self:
+        """A new, unfitted forecaster with the same parameters."""
+        return type(self)(**self.get_params())
+
+    def fit_info(self) -> dict[str, float]:
+        """What the last ``fit`` did (epochs run, validation loss); empty for closed-form models."""
+        return {}
+
+    def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

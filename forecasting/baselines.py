@@ -1,0 +1,79 @@
+"""Simple baselines with the LSTM's interface: the bar any model must clear."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .base import Forecaster, log_relative
+
+
+@dataclasses.dataclass
+class NaiveForecaster(Forecaster):
+    """Tomorrow = today (persistence). Very hard to beat on daily prices."""
+
+    name = "naive"
+    description = "tomorrow's price = today's close (persistence)"
+
+    def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
+        pass
+
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        return windows[:, -1]
+
+
+@dataclasses.dataclass
+class DriftForecaster(Forecaster):
+    """Naive plus the mean daily change over the training window."""
+
+    name = "drift"
+    description = "today's close plus the training window's mean daily change"
+
+    def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
+        series = np.concatenate([windows[0], targets])
+        self.drift_ = float((series[-1] - series[0]) / (len(series) - 1))
+
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        return windows[:, -1] + self.drift_
+
+
+@dataclasses.dataclass
+class MovingAverageForecaster(Forecaster):
+    """Mean of the last ``window`` closes."""
+
+    window: int = 20
+    name = "moving-average"
+    description = "mean of the last 20 closes"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
+            raise ValueError(f"`window` must be an integer greater than 0. Got {self.window!r}.")
+
+    def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
+        if windows.shape[1] < self.window:
+            raise ValueError(
+                f"`window`={self.window} is longer than the lookback of {windows.shape[1]} days."
+            )
+
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        return windows[:, -self.window :].mean(axis=1)
+
+
+@dataclasses.dataclass
+class RidgeForecaster(Forecaster):
+    """Ridge regression of the next log return on the lagged, level-free window."""
+
+    alpha: float = 1.0
+    name = "ridge"
+    description = "ridge regression on the same lagged window (scikit-learn)"
+
+    def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
+        from sklearn.linear_model import Ridge
+
+        x = log_relative(windows)[:, :-1]
+        y = np.log(targets / windows[:, -1])
+        self.model_ = Ridge(alpha=self.alpha).fit(x, y)
+
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        return windows[:, -1] * np.exp(self.model_.predict(log_relative(windows)[:, :-1]))

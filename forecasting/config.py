@@ -1,0 +1,75 @@
+"""The forecasting settings as one frozen, picklable value, and what they build."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .base import Forecaster
+from .baselines import DriftForecaster, MovingAverageForecaster, NaiveForecaster, RidgeForecaster
+from .lstm import LSTMForecaster
+from .splitter import WalkForwardSplitter, WindowKind
+
+FORECASTERS: dict[str, type[Forecaster]] = {
+    cls.name: cls
+    for cls in (LSTMForecaster, NaiveForecaster, DriftForecaster, MovingAverageForecaster, RidgeForecaster)
+}
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Everything that decides the forecasts; equal configs on equal data give equal forecasts.
+
+    Built-in defaults follow the write-up's model. Validation happens here, so
+    a bad value is refused before any data is read (ValueError naming it).
+    """
+
+    model: str = "lstm"
+    lookback: int = 60
+    train_days: int = 756
+    retrain_every: int = 21
+    window: WindowKind = "rolling"
+    units: tuple[int, int] = (64, 64)
+    dense: int = 32
+    epochs: int = 20
+    warm_epochs: int = 1
+    warm_start: bool = True
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "units", tuple(self.units))
+        if self.model not in FORECASTERS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(FORECASTERS)}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"`seed` must be a non-negative integer. Got {self.seed!r}.")
+        self.splitter()
+        self.forecaster()
+
+    def splitter(self) -> WalkForwardSplitter:
+        """The walk-forward splitter these settings describe."""
+        return WalkForwardSplitter(self.train_days, self.retrain_every, self.lookback, self.window)
+
+    def forecaster(self) -> Forecaster:
+        """A fresh, unfitted forecaster (the LSTM takes the network settings)."""
+        if self.model != "lstm":
+            return FORECASTERS[self.model]()
+        return LSTMForecaster(
+            units=self.units,
+            dense=self.dense,
+            epochs=self.epochs,
+            warm_epochs=self.warm_epochs,
+            warm_start=self.warm_start,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            patience=self.patience,
+            seed=self.seed,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready values."""
+        out = dataclasses.asdict(self)
+        out["units"] = list(self.units)
+        return out

@@ -1,0 +1,140 @@
+"""The LSTM forecaster of "Prediction of Stock Price Using LSTM", fit honestly.
+
+Architecture (the write-up's): LSTM(64, return_sequences=True) -> LSTM(64)
+-> Dense(32) -> Dense(1). Each input window of ``lookback`` prices is made
+level-free as its ``lookback - 1`` daily log returns, divided by the standard
+deviation of daily log returns measured on the training window only; the
+network predicts the next day's scaled log return, turned back into a price.
+(Level-free inputs beat windows of raw or min-max-scaled prices, whose
+scaler would have to be fit on future price levels to cover them.)
+
+The Keras model is built and compiled once and reused across folds: with
+``warm_start`` a later fit continues from the previous weights for
+``warm_epochs``; without it the initial weights and optimizer state are
+restored, which is the same work as a fresh model without the rebuild.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ._tf import keras_module
+from .base import Forecaster
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be an integer greater than 0. Got {value!r}.")
+
+
+@dataclasses.dataclass
+class LSTMForecaster(Forecaster):
+    """Two stacked LSTMs and two Dense layers, with warm start and early stopping."""
+
+    units: tuple[int, int] = (64, 64)
+    dense: int = 32
+    epochs: int = 20
+    warm_epochs: int = 1
+    warm_start: bool = True
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 3
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    name = "lstm"
+    description = "LSTM(64)->LSTM(64)->Dense(32)->Dense(1) on scaled daily log returns"
+
+    def __post_init__(self) -> None:
+        self.units = tuple(self.units)
+        if len(self.units) != 2:
+            raise ValueError(f"`units` must give two LSTM layer sizes. Got {self.units!r}.")
+        for name, value in [("units", u) for u in self.units] + [
+            ("dense", self.dense),
+            ("epochs", self.epochs),
+            ("warm_epochs", self.warm_epochs),
+            ("batch_size", self.batch_size),
+            ("patience", self.patience),
+        ]:
+            _check_positive_int(name, value)
+        if not (isinstance(self.learning_rate, float | int) and 0 < self.learning_rate < 1):
+            raise ValueError(f"`learning_rate` must be in (0, 1). Got {self.learning_rate!r}.")
+        if not 0 < self.val_fraction < 0.5:
+            raise ValueError(f"`val_fraction` must be in (0, 0.5). Got {self.val_fraction!r}.")
+        self.model_: Any = None
+        self.fits_ = 0
+        self.last_fit_: dict[str, float] = {}
+
+    def _build(self, steps: int) -> None:
+        keras = keras_module()
+        keras.utils.set_random_seed(self.seed)
+        model = keras.Sequential(
+            [
+                keras.Input((steps, 1)),
+                keras.layers.LSTM(self.units[0], return_sequences=True),
+                keras.layers.LSTM(self.units[1]),
+                keras.layers.Dense(self.dense),
+                keras.layers.Dense(1),
+            ]
+        )
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        self.model_ = model
+        self._initial_weights = model.get_weights()
+
+    def _reset(self) -> None:
+        """Back to the initial weights and a fresh optimizer state: a new model, minus the rebuild."""
+        self.model_.set_weights(self._initial_weights)
+        for var in self.model_.optimizer.variables:
+            if "learning_rate" not in var.path:
+                var.assign(np.zeros(var.shape, dtype=var.dtype))
+
+    def _scaled(self, windows: np.ndarray) -> np.ndarray:
+        return (np.diff(np.log(windows), axis=1) / self.scale_)[..., None].astype(np.float32)
+
+    def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
+        keras = keras_module()
+        returns = np.log(targets / windows[:, -1])
+        self.scale_ = float(returns.std()) or 1.0
+        x, y = self._scaled(windows), (returns / self.scale_).astype(np.float32)
+        n_val = max(1, int(round(len(x) * self.val_fraction)))
+        if len(x) - n_val < 2:
+            raise ValueError(f"too few training samples ({len(x)}) for a validation tail.")
+        steps = windows.shape[1] - 1
+        if self.model_ is None or self.model_.input_shape[1] != steps:
+            self._build(steps)
+            epochs = self.epochs
+        elif self.warm_start:
+            epochs = self.warm_epochs
+        else:
+            self._reset()
+            epochs = self.epochs
+        # Re-seed per fit: shuffling then depends only on (seed, fold), not on process history.
+        keras.utils.set_random_seed(self.seed + self.fits_)
+        stop = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=self.patience, restore_best_weights=True
+        )
+        history = self.model_.fit(
+            x[:-n_val],
+            y[:-n_val],
+            validation_data=(x[-n_val:], y[-n_val:]),
+            epochs=epochs,
+            batch_size=self.batch_size,
+            shuffle=True,
+            verbose=0,
+            callbacks=[stop],
+        )
+        self.fits_ += 1
+        self.last_fit_ = {
+            "epochs": float(len(history.history["loss"])),
+            "val_loss": float(min(history.history["val_loss"])),
+        }
+
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.model_.predict_on_batch(self._scaled(windows)), dtype=np.float64)
+        return windows[:, -1] * np.exp(out.reshape(-1) * self.scale_)
+
+    def fit_info(self) -> dict[str, float]:
+        return dict(self.last_fit_)

@@ -1,0 +1,138 @@
+"""Walk-forward forecasting: retrain on a rolling window, forecast one day ahead.
+
+Every forecast for day ``j`` is made by a model fit on prices through the
+fold's origin (at or before ``j - 1``) from a window ending at ``j - 1``.
+Nothing dated after the close of the day before the target is read: the
+price array is even cut at ``end`` before any fold starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .base import Forecaster
+from .splitter import Fold, WalkForwardSplitter
+from .windows import windows_ending_at
+
+FORECAST_COLUMNS = ["target_date", "origin_date", "forecast", "actual", "naive", "fold"]
+FOLD_COLUMNS = [
+    "fold", "train_start", "train_end", "test_start", "test_end",
+    "n_train", "epochs", "val_loss", "seconds",
+]  # fmt: skip
+
+FoldCallback = Callable[[int, int, dict[str, object]], None]
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """One row per target day (``forecasts``) and one per retrain (``folds``)."""
+
+    forecasts: pd.DataFrame
+    folds: pd.DataFrame
+
+
+def resolve_period(
+    index: pd.DatetimeIndex,
+    splitter: WalkForwardSplitter,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    default_years: int = 5,
+) -> tuple[int, int]:
+    """Positions of the first and last target day.
+
+    Without ``start`` the period is the last ``default_years`` of the data, or
+    as much as the training window leaves when the data is shorter.
+    Raises ValueError with a message naming the option when the range is unusable.
+    """
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}.")
+    last = len(index) - 1 if end is None else int(index.searchsorted(end, side="right")) - 1
+    if last < 0:
+        raise ValueError(f"--end {end:%Y-%m-%d} is before the first day of data ({index[0]:%Y-%m-%d}).")
+    if start is None:
+        first = max(int(index.searchsorted(index[last] - pd.DateOffset(years=default_years))),
+                    splitter.min_history)
+    else:
+        first = int(index.searchsorted(start))
+    need = splitter.min_history
+    if first < need:
+        have = f"{first} trading days of data before {index[min(first, last)]:%Y-%m-%d}"
+        raise ValueError(
+            f"--start leaves only {have}; the model needs {need} (--train-days). "
+            f"Pick a start on or after {index[need]:%Y-%m-%d} or lower --train-days."
+            if need < len(index)
+            else f"the data has {len(index)} rows; the model needs more than {need} "
+            f"(--train-days) before the first forecast. Use a longer history or lower --train-days."
+        )
+    if first > last:
+        raise ValueError(
+            f"no trading day to forecast between {index[min(first, len(index) - 1)]:%Y-%m-%d} "
+            f"and {index[last]:%Y-%m-%d}; widen --start/--end."
+        )
+    return first, last
+
+
+def _train_arrays(prices: np.ndarray, fold: Fold, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    ends = np.arange(fold.train_start + lookback - 1, fold.origin)
+    return windows_ending_at(prices, ends, lookback), prices[ends + 1]
+
+
+def walk_forward(
+    prices: pd.Series,
+    forecaster: Forecaster,
+    splitter: WalkForwardSplitter,
+    *,
+    first_target: int,
+    last_target: int,
+    on_fold: FoldCallback | None = None,
+) -> WalkForwardResult:
+    """Fit ``forecaster`` fold by fold and forecast every target day out of sample.
+
+    ``prices`` is a date-indexed close series. The forecaster is cloned first,
+    so the caller's object is never trained and two calls give equal results.
+    ``on_fold(done, total, fold_row)`` is called after each fold, for progress.
+    """
+    values = prices.to_numpy(dtype=np.float64)[: last_target + 1]
+    dates = prices.index[: last_target + 1]
+    model = forecaster.clone()
+    folds = splitter.split(len(values), first_target, last_target)
+    rows, fold_rows = [], []
+    for fold in folds:
+        began = time.perf_counter()
+        x, y = _train_arrays(values, fold, splitter.lookback)
+        model.fit(x, y)
+        targets = np.arange(fold.test_start, fold.test_end + 1)
+        windows = windows_ending_at(values, targets - 1, splitter.lookback)
+        predicted = model.predict(windows)
+        info = model.fit_info()
+        fold_row = {
+            "fold": fold.number,
+            "train_start": dates[fold.train_start],
+            "train_end": dates[fold.origin],
+            "test_start": dates[fold.test_start],
+            "test_end": dates[fold.test_end],
+            "n_train": len(x),
+            "epochs": int(info.get("epochs", 0)),
+            "val_loss": info.get("val_loss", float("nan")),
+            "seconds": time.perf_counter() - began,
+        }
+        fold_rows.append(fold_row)
+        rows.append(pd.DataFrame({
+            "target_date": dates[targets],
+            "origin_date": dates[targets - 1],
+            "forecast": predicted,
+            "actual": values[targets],
+            "naive": values[targets - 1],
+            "fold": fold.number,
+        }))  # fmt: skip
+        if on_fold is not None:
+            on_fold(fold.number + 1, len(folds), fold_row)
+    return WalkForwardResult(
+        forecasts=pd.concat(rows, ignore_index=True)[FORECAST_COLUMNS],
+        folds=pd.DataFrame(fold_rows, columns=FOLD_COLUMNS),
+    )
