@@ -73,7 +73,9 @@ _F = ForecastConfig
 _S = StrategyConfig
 _B = BrokerConfig
 
-Start = Annotated[str | None, typer.Option(help="First forecast day, YYYY-MM-DD. [default: 5 years before the last day]")]
+Start = Annotated[
+    str | None, typer.Option(help="First forecast day, YYYY-MM-DD. [default: 5 years before the last day]")
+]
 End = Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD. [default: last day of data]")]
 Csv = Annotated[Path | None, typer.Option(help="Daily OHLCV CSV to use instead of the ticker's data.")]
 Source = Annotated[str, typer.Option(help="auto (bundled file, else Yahoo with cache), bundled, or yahoo.")]
@@ -85,7 +87,9 @@ RetrainEvery = Annotated[int, typer.Option(help="Retrain every N trading days.")
 Window = Annotated[str, typer.Option(help="Training window: rolling or expanding.")]
 Epochs = Annotated[int, typer.Option(help="Epochs of the first fold (early stopping may end sooner).")]
 WarmEpochs = Annotated[int, typer.Option(help="Epochs of later folds, which start from the previous weights.")]
-WarmStart = Annotated[bool, typer.Option("--warm-start/--no-warm-start", help="Continue from the previous fold's weights.")]
+WarmStart = Annotated[
+    bool, typer.Option("--warm-start/--no-warm-start", help="Continue from the previous fold's weights.")
+]
 BatchSize = Annotated[int, typer.Option(help="Training batch size.")]
 LearningRate = Annotated[float, typer.Option(help="Adam learning rate.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Retrain even if cached forecasts exist.")]
@@ -111,7 +115,9 @@ def run_command(
     warm_start: WarmStart = _F.warm_start,
     batch_size: BatchSize = _F.batch_size,
     learning_rate: LearningRate = _F.learning_rate,
-    threshold: Annotated[float, typer.Option(help="Predicted return needed to go long (and -threshold to exit).")] = _S.threshold,
+    threshold: Annotated[
+        float, typer.Option(help="Predicted return needed to go long (and -threshold to exit).")
+    ] = _S.threshold,
     allow_short: Annotated[bool, typer.Option("--allow-short", help="Go short below -threshold.")] = _S.allow_short,
     size: Annotated[float, typer.Option(help="Fraction of equity per position.")] = _S.size,
     cash: Annotated[float, typer.Option(help="Starting cash.")] = _B.cash,

@@ -42,9 +42,8 @@ def keras_module() -> ModuleType:
     os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
     with _quiet_fd2(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import tensorflow as tf
-
         import keras
+        import tensorflow as tf
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     with contextlib.suppress(RuntimeError):  # already configured in this process
