@@ -15,19 +15,31 @@ from rich.table import Table
 
 @contextmanager
 def fold_progress(console: Console) -> Iterator[Any]:
-    """A progress bar over folds; yields the ``on_fold`` callback to pass to the library."""
+    """A progress bar over folds; yields the ``on_fold`` callback to pass to the library.
+
+    The bar appears at the first callback (training starting), so a run that
+    fails on its input, or needs no training, shows none.
+    """
     progress = Progress(
         TextColumn("training folds"), BarColumn(), MofNCompleteColumn(),
         TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
         console=console, transient=False,
     )  # fmt: skip
     task = progress.add_task("folds", total=None)
+    started = False
 
     def on_fold(done: int, total: int, row: dict[str, object]) -> None:
+        nonlocal started
+        if not started:
+            progress.start()
+            started = True
         progress.update(task, total=total, completed=done)
 
-    with progress:
+    try:
         yield on_fold
+    finally:
+        if started:
+            progress.stop()
 
 
 def _pct(value: float) -> str:

@@ -54,25 +54,25 @@ def resolve_period(
     last = len(index) - 1 if end is None else int(index.searchsorted(end, side="right")) - 1
     if last < 0:
         raise ValueError(f"--end {end:%Y-%m-%d} is before the first day of data ({index[0]:%Y-%m-%d}).")
+    need = splitter.min_history
+    if last < need:
+        raise ValueError(
+            f"the data has {last + 1} rows through {index[last]:%Y-%m-%d}; the model needs more than "
+            f"{need} (--train-days) before the first forecast. Use a longer history or lower --train-days."
+        )
     if start is None:
-        first = max(int(index.searchsorted(index[last] - pd.DateOffset(years=default_years))),
-                    splitter.min_history)
+        first = max(int(index.searchsorted(index[last] - pd.DateOffset(years=default_years))), need)
     else:
         first = int(index.searchsorted(start))
-    need = splitter.min_history
     if first < need:
-        have = f"{first} trading days of data before {index[min(first, last)]:%Y-%m-%d}"
         raise ValueError(
-            f"--start leaves only {have}; the model needs {need} (--train-days). "
-            f"Pick a start on or after {index[need]:%Y-%m-%d} or lower --train-days."
-            if need < len(index)
-            else f"the data has {len(index)} rows; the model needs more than {need} "
-            f"(--train-days) before the first forecast. Use a longer history or lower --train-days."
+            f"--start {start:%Y-%m-%d} leaves only {first} trading days of data before it; the model "
+            f"needs {need} (--train-days). Pick a start on or after {index[need]:%Y-%m-%d} or lower --train-days."
         )
     if first > last:
         raise ValueError(
-            f"no trading day to forecast between {index[min(first, len(index) - 1)]:%Y-%m-%d} "
-            f"and {index[last]:%Y-%m-%d}; widen --start/--end."
+            f"no trading day to forecast between --start {start:%Y-%m-%d} and {index[last]:%Y-%m-%d}; "
+            f"widen --start/--end."
         )
     return first, last
 
@@ -95,13 +95,16 @@ def walk_forward(
 
     ``prices`` is a date-indexed close series. The forecaster is cloned first,
     so the caller's object is never trained and two calls give equal results.
-    ``on_fold(done, total, fold_row)`` is called after each fold, for progress.
+    ``on_fold(done, total, fold_row)`` is called before the first fold (done=0,
+    empty row) and after each fold, for progress.
     """
     values = prices.to_numpy(dtype=np.float64)[: last_target + 1]
     dates = prices.index[: last_target + 1]
     model = forecaster.clone()
     folds = splitter.split(len(values), first_target, last_target)
     rows, fold_rows = [], []
+    if on_fold is not None:
+        on_fold(0, len(folds), {})
     for fold in folds:
         began = time.perf_counter()
         x, y = _train_arrays(values, fold, splitter.lookback)
