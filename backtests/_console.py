@@ -69,7 +69,8 @@ def print_summary(console: Console, summary: dict[str, Any], *, ticker: str, ben
         console.print(
             f"forecast RMSE {summary['forecast_rmse']:.4f} vs naive (tomorrow = today) "
             f"{summary['naive_rmse']:.4f}: ratio {summary['rmse_ratio']:.3f}, the model {verdict} naive"
-            f" ({summary['folds']} folds{', from cache' if cached else ''})"
+            f" ({summary['folds']} folds{', from cache' if cached else ''})",
+            soft_wrap=True,
         )
     if report is not None:
         console.print(f"report: {report}", soft_wrap=True)
