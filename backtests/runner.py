@@ -21,6 +21,8 @@ from forecasting import WalkForwardResult, resolve_period, walk_forward
 from forecasting.walkforward import FoldCallback
 from reports.metrics import performance, rmse
 from strategies import registry
+from strategies.classic import BuyAndHold
+from strategies.feeds import attach_forecasts
 
 from .cache import ForecastCache, code_version, forecast_key, series_fingerprint
 from .config import RunConfig
@@ -99,14 +101,13 @@ def run(
     except KeyError as exc:
         raise ConfigError(exc.args[0]) from None
     first, last = _period(config, prices)
-    frame = prices.frame.iloc[first - 1 : last + 1].copy()
+    frame = prices.frame.iloc[first - 1 : last + 1]
     wf, cached = None, False
     if spec.uses_forecast:
         wf, cached = _forecasts(config, prices.frame["close"], first, last, cache, on_fold)
-        frame["forecast"] = wf.forecasts.set_index("origin_date")["forecast"].reindex(frame.index)
+        frame = attach_forecasts(prices.frame, wf.forecasts)
     params = config.strategy.params_for(spec.uses_forecast)
     strategy = run_backtest(frame, spec.load(), params, config.broker)
-    from strategies.classic import BuyAndHold
 
     hold = run_backtest(frame, BuyAndHold, {"size": config.strategy.size}, config.broker)
     returns = pd.DataFrame({

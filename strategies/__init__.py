@@ -13,6 +13,7 @@ _LAZY = {
     "BuyAndHold": "strategies.classic",
     "SmaCross": "strategies.classic",
     "ForecastData": "strategies.feeds",
+    "attach_forecasts": "strategies.feeds",
     "ForecastStrategy": "strategies.lstm_strategy",
     "forecast_target": "strategies.signals",
 }
