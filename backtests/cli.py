@@ -81,6 +81,7 @@ Csv = Annotated[Path | None, typer.Option(help="Daily OHLCV CSV to use instead o
 Source = Annotated[str, typer.Option(help="auto (bundled file, else Yahoo with cache), bundled, or yahoo.")]
 Model = Annotated[str, typer.Option(help="Forecaster: lstm, naive, drift, moving-average, ridge.")]
 Seed = Annotated[int, typer.Option(help="Seed for every random choice.")]
+Seeds = Annotated[int, typer.Option(help="Train N independently seeded LSTMs per fold; trade their mean forecast.")]
 Lookback = Annotated[int, typer.Option(help="Days of prices in each input window.")]
 TrainDays = Annotated[int, typer.Option(help="Trading days in each training window (about 3 years).")]
 RetrainEvery = Annotated[int, typer.Option(help="Retrain every N trading days.")]
@@ -106,6 +107,7 @@ def run_command(
     out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKER-STRATEGY-TIMESTAMP]")] = None,
     model: Model = _F.model,
     seed: Seed = _F.seed,
+    seeds: Seeds = _F.seeds,
     lookback: Lookback = _F.lookback,
     train_days: TrainDays = _F.train_days,
     retrain_every: RetrainEvery = _F.retrain_every,
@@ -137,7 +139,7 @@ def run_command(
         forecast=forecast_config(
             model=model, lookback=lookback, train_days=train_days, retrain_every=retrain_every,
             window=window, epochs=epochs, warm_epochs=warm_epochs, warm_start=warm_start,
-            batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+            batch_size=batch_size, learning_rate=learning_rate, seed=seed, seeds=seeds,
         ),  # fmt: skip
         strategy=StrategyConfig(strategy, threshold, allow_short, size),
         broker=BrokerConfig(cash, commission, slippage),

@@ -68,7 +68,7 @@ def _forecasts(
                        close.index[first], close.index[last])  # fmt: skip
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit, True
-    result = walk_forward(close, config.forecast.forecaster(), config.forecast.splitter(),
+    result = walk_forward(close, config.forecast.forecasters(), config.forecast.splitter(),
                           first_target=first, last_target=last, on_fold=on_fold)  # fmt: skip
     if cache is not None:
         cache.put(key, result)

@@ -38,6 +38,7 @@ class ForecastConfig:
     learning_rate: float = 1e-3
     patience: int = 3
     seed: int = 0
+    seeds: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", tuple(self.units))
@@ -45,12 +46,25 @@ class ForecastConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(FORECASTERS)}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"`seed` must be a non-negative integer. Got {self.seed!r}.")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not 1 <= self.seeds <= 100:
+            raise ValueError(f"`seeds` must be an integer from 1 to 100. Got {self.seeds!r}.")
         self.splitter()
         self.forecaster()
 
     def splitter(self) -> WalkForwardSplitter:
         """The walk-forward splitter these settings describe."""
         return WalkForwardSplitter(self.train_days, self.retrain_every, self.lookback, self.window)
+
+    def forecasters(self) -> list[Forecaster]:
+        """The ensemble the walk-forward fits: one LSTM per seed (``seed``, ``seed + 10000``, ...).
+
+        Member seeds are spaced apart because an LSTM re-seeds with ``seed + fits``
+        at each fold. Deterministic baselines need no second member.
+        """
+        if self.model != "lstm":
+            return [self.forecaster()]
+        spaced = [self.seed + 10_000 * i for i in range(self.seeds)]
+        return [dataclasses.replace(self, seed=s, seeds=1).forecaster() for s in spaced]
 
     def forecaster(self) -> Forecaster:
         """A fresh, unfitted forecaster (the LSTM takes the network settings)."""

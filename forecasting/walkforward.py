@@ -9,7 +9,7 @@ price array is even cut at ``end`` before any fold starts.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,7 +84,7 @@ def _train_arrays(prices: np.ndarray, fold: Fold, lookback: int) -> tuple[np.nda
 
 def walk_forward(
     prices: pd.Series,
-    forecaster: Forecaster,
+    forecaster: Forecaster | Sequence[Forecaster],
     splitter: WalkForwardSplitter,
     *,
     first_target: int,
@@ -95,12 +95,17 @@ def walk_forward(
 
     ``prices`` is a date-indexed close series. The forecaster is cloned first,
     so the caller's object is never trained and two calls give equal results.
+    Given several forecasters (an ensemble, e.g. one LSTM per seed), each is fit
+    on the same fold; ``forecast`` is their mean and ``member_<i>`` columns
+    keep each one's forecast.
     ``on_fold(done, total, fold_row)`` is called before the first fold (done=0,
     empty row) and after each fold, for progress.
     """
     values = prices.to_numpy(dtype=np.float64)[: last_target + 1]
     dates = prices.index[: last_target + 1]
-    model = forecaster.clone()
+    members = [f.clone() for f in ([forecaster] if isinstance(forecaster, Forecaster) else forecaster)]
+    if not members:
+        raise ValueError("walk_forward needs at least one forecaster.")
     folds = splitter.split(len(values), first_target, last_target)
     rows, fold_rows = [], []
     if on_fold is not None:
@@ -108,11 +113,12 @@ def walk_forward(
     for fold in folds:
         began = time.perf_counter()
         x, y = _train_arrays(values, fold, splitter.lookback)
-        model.fit(x, y)
         targets = np.arange(fold.test_start, fold.test_end + 1)
         windows = windows_ending_at(values, targets - 1, splitter.lookback)
-        predicted = model.predict(windows)
-        info = model.fit_info()
+        predicted, infos = [], []
+        for model in members:
+            predicted.append(model.fit(x, y).predict(windows))
+            infos.append(model.fit_info())
         fold_row = {
             "fold": fold.number,
             "train_start": dates[fold.train_start],
@@ -120,22 +126,26 @@ def walk_forward(
             "test_start": dates[fold.test_start],
             "test_end": dates[fold.test_end],
             "n_train": len(x),
-            "epochs": int(info.get("epochs", 0)),
-            "val_loss": info.get("val_loss", float("nan")),
+            "epochs": float(np.mean([i.get("epochs", 0.0) for i in infos])),
+            "val_loss": float(np.mean([i.get("val_loss", np.nan) for i in infos])),
             "seconds": time.perf_counter() - began,
         }
         fold_rows.append(fold_row)
-        rows.append(pd.DataFrame({
+        table = pd.DataFrame({
             "target_date": dates[targets],
             "origin_date": dates[targets - 1],
-            "forecast": predicted,
+            "forecast": np.mean(predicted, axis=0),
             "actual": values[targets],
             "naive": values[targets - 1],
             "fold": fold.number,
-        }))  # fmt: skip
+        })  # fmt: skip
+        if len(members) > 1:
+            for i, member in enumerate(predicted):
+                table[f"member_{i}"] = member
+        rows.append(table)
         if on_fold is not None:
             on_fold(fold.number + 1, len(folds), fold_row)
     return WalkForwardResult(
-        forecasts=pd.concat(rows, ignore_index=True)[FORECAST_COLUMNS],
+        forecasts=pd.concat(rows, ignore_index=True),
         folds=pd.DataFrame(fold_rows, columns=FOLD_COLUMNS),
     )
