@@ -80,3 +80,18 @@ def print_summary(console: Console, summary: dict[str, Any], *, ticker: str, ben
 def timer() -> float:
     """Wall clock for the closing line."""
     return time.perf_counter()
+
+
+def print_metrics(console: Console, meta: dict[str, Any], page: Path) -> None:
+    """The metrics table of ``bt walk-forward``: the model and every baseline."""
+    table = Table(title=f"{meta['data']['ticker']} walk-forward  {meta['period']['first_day']} to "
+                        f"{meta['period']['last_day']}")  # fmt: skip
+    columns = (("model", "model", str), ("rmse", "RMSE", "{:.4f}".format), ("mae", "MAE", "{:.4f}".format),
+               ("mape", "MAPE", _pct), ("directional_accuracy", "direction", _pct),
+               ("theils_u", "Theil's U", "{:.3f}".format), ("dm_p_value", "DM p", "{:.3g}".format))  # fmt: skip
+    for _, label, _fmt in columns:
+        table.add_column(label, justify="left" if label == "model" else "right", no_wrap=True)
+    for row in meta["metrics"]:
+        table.add_row(*(fmt(row[key]) for key, _, fmt in columns))
+    console.print(table)
+    console.print(f"forecast report: {page}", soft_wrap=True)

@@ -132,19 +132,8 @@ def run_command(
     """Forecast walk-forward, backtest STRATEGY on TICKER, write the run folder and report."""
     from .api import RunRequest, run_and_write
 
-    config = RunConfig(
-        data=DataConfig(ticker.upper(), None if csv is None else str(csv), source,  # type: ignore[arg-type]
-                        _date(start, "--start"), _date(end, "--end"), benchmark.upper(),
-                        None if benchmark_csv is None else str(benchmark_csv)),  # fmt: skip
-        forecast=forecast_config(
-            model=model, lookback=lookback, train_days=train_days, retrain_every=retrain_every,
-            window=window, epochs=epochs, warm_epochs=warm_epochs, warm_start=warm_start,
-            batch_size=batch_size, learning_rate=learning_rate, seed=seed, seeds=seeds,
-        ),  # fmt: skip
-        strategy=StrategyConfig(strategy, threshold, allow_short, size),
-        broker=BrokerConfig(cash, commission, slippage),
-    )
     _check_strategy(strategy)
+    config = _config(locals())
     began = _console.timer()
     with _console.fold_progress(_err) as on_fold:
         result, files = run_and_write(
@@ -155,6 +144,69 @@ def run_command(
         strategy=strategy, report=files.get("report.html"), cached=result.forecasts_from_cache,
         seconds=_console.timer() - began,
     )  # fmt: skip
+
+
+@app.command("walk-forward")
+def walk_forward_command(
+    ticker: Annotated[str, typer.Argument(help="Ticker, e.g. AAPL (bundled: AAPL, MSFT, SPY).")],
+    start: Start = None,
+    end: End = None,
+    csv: Csv = None,
+    source: Source = "auto",
+    out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKER-walk-forward-TIMESTAMP]")] = None,
+    model: Model = _F.model,
+    seed: Seed = _F.seed,
+    seeds: Seeds = _F.seeds,
+    lookback: Lookback = _F.lookback,
+    train_days: TrainDays = _F.train_days,
+    retrain_every: RetrainEvery = _F.retrain_every,
+    window: Window = _F.window,
+    epochs: Epochs = _F.epochs,
+    warm_epochs: WarmEpochs = _F.warm_epochs,
+    warm_start: WarmStart = _F.warm_start,
+    batch_size: BatchSize = _F.batch_size,
+    learning_rate: LearningRate = _F.learning_rate,
+    no_cache: NoCache = False,
+) -> None:
+    """Forecast TICKER walk-forward and compare the model with every baseline (no backtest)."""
+    from .api import RunRequest, walk_forward_and_write
+
+    config = _config(locals())
+    with _console.fold_progress(_err) as on_fold:
+        meta, files = walk_forward_and_write(
+            RunRequest(config, out, use_cache=not no_cache), notify=_notice, on_fold=on_fold
+        )
+    _console.print_metrics(_out, meta, files["forecast.html"])
+
+
+@app.command("report")
+def report_command(
+    run_folder: Annotated[Path, typer.Argument(help="A folder written by `bt run`.")],
+) -> None:
+    """Rebuild report.html (and tearsheet.html) of RUN_FOLDER from its saved files, without training."""
+    from reports.build import build_report
+
+    _out.print(f"report: {build_report(run_folder)}", soft_wrap=True)
+
+
+def _config(options: dict[str, Any]) -> RunConfig:
+    """A RunConfig from a command's options (those a command lacks keep their defaults)."""
+    o = {**_DEFAULTS, **options}
+    return RunConfig(
+        data=DataConfig(o["ticker"].upper(), None if o["csv"] is None else str(o["csv"]), o["source"],
+                        _date(o["start"], "--start"), _date(o["end"], "--end"), o["benchmark"].upper(),
+                        None if o["benchmark_csv"] is None else str(o["benchmark_csv"])),  # fmt: skip
+        forecast=forecast_config(**{k: o[k] for k in _FORECAST_KEYS}),
+        strategy=StrategyConfig(o["strategy"], o["threshold"], o["allow_short"], o["size"]),
+        broker=BrokerConfig(o["cash"], o["commission"], o["slippage"]),
+    )
+
+
+_FORECAST_KEYS = ("model", "lookback", "train_days", "retrain_every", "window", "epochs", "warm_epochs",
+                  "warm_start", "batch_size", "learning_rate", "seed", "seeds")  # fmt: skip
+_DEFAULTS: dict[str, Any] = {"strategy": _S.name, "threshold": _S.threshold, "allow_short": _S.allow_short,
+                             "size": _S.size, "cash": _B.cash, "commission": _B.commission,
+                             "slippage": _B.slippage, "benchmark": "SPY", "benchmark_csv": None}  # fmt: skip
 
 
 def _notice(message: str) -> None:

@@ -1,48 +1,51 @@
-"""One run, as a pure function of its config and its data; and the run folder it writes.
+"""One run, as a pure function of its config and its data.
 
-``run`` trains (or reuses cached) walk-forward forecasts, backtests the
-strategy, buy-and-hold and the benchmark over exactly the days that have
-out-of-sample forecasts, and returns every table. ``write_run`` saves them.
+``run`` trains (or reuses cached) walk-forward forecasts and the baselines'
+forecasts, backtests the strategy, buy-and-hold and an SMA crossover, and
+takes the benchmark's returns, all over exactly the days that have
+out-of-sample forecasts. It reads no file but the forecast cache and writes
+nothing else; ``backtests.runfolder`` saves what it returns.
 """
 
 from __future__ import annotations
 
-import json
-import platform
+import dataclasses
 from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from forecasting import WalkForwardResult, resolve_period, walk_forward
 from forecasting.walkforward import FoldCallback
+from reports.evaluation import forecast_metrics, strategy_psr
 from reports.metrics import performance, rmse
 from strategies import registry
-from strategies.classic import BuyAndHold
+from strategies.classic import BuyAndHold, SmaCross
 from strategies.feeds import attach_forecasts
 
-from .cache import ForecastCache, code_version, forecast_key, series_fingerprint
+from .cache import ForecastCache, forecast_key, series_fingerprint
 from .config import RunConfig
 from .data import PriceData
 from .engine import BacktestResult, run_backtest
 from .errors import ConfigError, DataError
-from .files import atomic_write_text
 
-PACKAGES = ("backtrader", "tensorflow", "keras", "pandas", "numpy", "scikit-learn", "quantstats", "yfinance")
+BASELINES = ("naive", "drift", "moving-average", "ridge")
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """Everything a run produced; ``returns`` has strategy, buy_and_hold and benchmark columns."""
+    """Everything a run produced.
+
+    ``returns`` has the columns strategy, buy_and_hold, sma_cross and benchmark;
+    ``baselines`` has target_date and one forecast column per baseline.
+    """
 
     config: RunConfig
     prices: PriceData
     benchmark: PriceData
     forecasts: pd.DataFrame | None
     folds: pd.DataFrame | None
+    baselines: pd.DataFrame | None
     strategy: BacktestResult
     buy_and_hold: BacktestResult
     returns: pd.DataFrame
@@ -50,20 +53,21 @@ class RunResult:
     forecasts_from_cache: bool
 
 
-def _period(config: RunConfig, prices: PriceData) -> tuple[int, int]:
-    index = prices.frame.index
+def target_period(config: RunConfig, prices: PriceData) -> tuple[int, int]:
+    """Positions of the first and last target day, or a one-line DataError."""
     start = pd.Timestamp(config.data.start) if config.data.start else None
     end = pd.Timestamp(config.data.end) if config.data.end else None
     try:
-        return resolve_period(index, config.forecast.splitter(), start, end)
+        return resolve_period(prices.frame.index, config.forecast.splitter(), start, end)
     except ValueError as exc:
         raise DataError(f"{prices.ticker} ({prices.source}): {exc}") from None
 
 
-def _forecasts(
+def forecasts_for(
     config: RunConfig, close: pd.Series, first: int, last: int,
-    cache: ForecastCache | None, on_fold: FoldCallback | None,
+    cache: ForecastCache | None = None, on_fold: FoldCallback | None = None,
 ) -> tuple[WalkForwardResult, bool]:  # fmt: skip
+    """The walk-forward of ``config.forecast`` (from the cache when it matches) and whether it was cached."""
     key = forecast_key(series_fingerprint(close.iloc[: last + 1]), config.forecast,
                        close.index[first], close.index[last])  # fmt: skip
     if cache is not None and (hit := cache.get(key)) is not None:
@@ -73,6 +77,17 @@ def _forecasts(
     if cache is not None:
         cache.put(key, result)
     return result, False
+
+
+def baseline_forecasts(config: RunConfig, close: pd.Series, first: int, last: int) -> pd.DataFrame:
+    """Every baseline's walk-forward on the same splitter and days (cheap: no network to train)."""
+    columns: dict[str, Any] = {}
+    for name in BASELINES:
+        cfg = dataclasses.replace(config.forecast, model=name, seeds=1)
+        wf = walk_forward(close, cfg.forecaster(), cfg.splitter(), first_target=first, last_target=last)
+        columns.setdefault("target_date", wf.forecasts["target_date"])
+        columns[name] = wf.forecasts["forecast"]
+    return pd.DataFrame(columns)
 
 
 def _benchmark_returns(benchmark: PriceData, dates: pd.DatetimeIndex) -> pd.Series:
@@ -95,111 +110,49 @@ def run(
     cache: ForecastCache | None = None,
     on_fold: FoldCallback | None = None,
 ) -> RunResult:
-    """Forecast, backtest and summarise one run. Reads no files but the cache; writes only to it."""
+    """Forecast, backtest and summarise one run."""
     try:
         spec = registry.get(config.strategy.name)
     except KeyError as exc:
         raise ConfigError(exc.args[0]) from None
-    first, last = _period(config, prices)
+    first, last = target_period(config, prices)
+    close = prices.frame["close"]
     frame = prices.frame.iloc[first - 1 : last + 1]
-    wf, cached = None, False
+    wf, cached, baselines = None, False, None
     if spec.uses_forecast:
-        wf, cached = _forecasts(config, prices.frame["close"], first, last, cache, on_fold)
+        wf, cached = forecasts_for(config, close, first, last, cache, on_fold)
+        baselines = baseline_forecasts(config, close, first, last)
         frame = attach_forecasts(prices.frame, wf.forecasts)
-    params = config.strategy.params_for(spec.uses_forecast)
-    strategy = run_backtest(frame, spec.load(), params, config.broker)
-
-    hold = run_backtest(frame, BuyAndHold, {"size": config.strategy.size}, config.broker)
+    size = config.strategy.size
+    strategy = run_backtest(frame, spec.load(), config.strategy.params_for(spec.uses_forecast), config.broker)
+    hold = run_backtest(frame, BuyAndHold, {"size": size}, config.broker)
+    sma = run_backtest(frame, SmaCross, {"size": size}, config.broker)
     returns = pd.DataFrame({
         "strategy": strategy.returns,
         "buy_and_hold": hold.returns,
+        "sma_cross": sma.returns,
         "benchmark": _benchmark_returns(benchmark, frame.index),
     })  # fmt: skip
     returns.index.name = "date"
-    summary = _summary(returns, strategy, wf)
+    summary = summarise(returns, len(strategy.fills), None if wf is None else wf.forecasts)
+    if wf is not None:
+        summary["folds"] = len(wf.folds)
     return RunResult(config, prices, benchmark, None if wf is None else wf.forecasts,
-                     None if wf is None else wf.folds, strategy, hold, returns, summary, cached)  # fmt: skip
+                     None if wf is None else wf.folds, baselines, strategy, hold, returns, summary, cached)  # fmt: skip
 
 
-def _summary(returns: pd.DataFrame, strategy: BacktestResult, wf: WalkForwardResult | None) -> dict[str, Any]:
+def summarise(returns: pd.DataFrame, trades: int, forecasts: pd.DataFrame | None) -> dict[str, Any]:
+    """Headline figures: performance of each return column, trades, forecast accuracy vs naive, PSR."""
     summary: dict[str, Any] = {col: performance(returns[col]) for col in returns}
-    summary["trades"] = len(strategy.fills)
+    summary.update(strategy_psr(returns["strategy"], returns["buy_and_hold"]))
+    summary["trades"] = trades
     summary["first_day"] = f"{returns.index[0]:%Y-%m-%d}"
     summary["last_day"] = f"{returns.index[-1]:%Y-%m-%d}"
     summary["days"] = len(returns)
-    if wf is not None:
-        fc = wf.forecasts
-        summary["forecast_rmse"] = rmse(fc["forecast"], fc["actual"])
-        summary["naive_rmse"] = rmse(fc["naive"], fc["actual"])
-        summary["rmse_ratio"] = summary["forecast_rmse"] / summary["naive_rmse"]
-        summary["folds"] = len(wf.folds)
+    if forecasts is not None:
+        metrics = forecast_metrics(forecasts)
+        summary["forecast_rmse"] = metrics["rmse"]
+        summary["naive_rmse"] = rmse(forecasts["naive"], forecasts["actual"])
+        summary["rmse_ratio"] = metrics["theils_u"]
+        summary["dm_p_value"] = metrics["dm_p_value"]
     return summary
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a run's numbers depend on."""
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def _csv(frame: pd.DataFrame, path: Path, **kwargs: Any) -> None:
-    atomic_write_text(path, frame.to_csv(float_format="%.17g", date_format="%Y-%m-%d", **kwargs))
-
-
-def run_metadata(result: RunResult) -> dict[str, Any]:
-    """The contents of run.json: config, data provenance, versions and summary."""
-    def describe(data: PriceData) -> dict[str, str]:
-        return {"ticker": data.ticker, "source": data.source, "fingerprint": data.fingerprint,
-                "first_date": f"{data.first_date:%Y-%m-%d}", "last_date": f"{data.last_date:%Y-%m-%d}"}  # fmt: skip
-
-    return {
-        "format": 1,
-        "config": result.config.to_dict(),
-        "data": describe(result.prices),
-        "benchmark": describe(result.benchmark),
-        "period": {"first_day": result.summary["first_day"], "last_day": result.summary["last_day"]},
-        "code_version": code_version(),
-        "forecasts_from_cache": result.forecasts_from_cache,
-        "versions": package_versions(),
-        "summary": result.summary,
-    }
-
-
-def write_run(result: RunResult, out: Path, *, report: bool = True) -> dict[str, Path]:
-    """Write the run folder. Each file is replaced atomically; run.json is written last."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("forecasts.csv", "trades.csv", "returns.csv", "run.json")}
-    if result.forecasts is not None:
-        _csv(result.forecasts, paths["forecasts.csv"], index=False)
-        _csv(result.folds, out / "folds.csv", index=False)
-        paths["folds.csv"] = out / "folds.csv"
-    else:
-        del paths["forecasts.csv"]
-    _csv(result.strategy.fills, paths["trades.csv"], index=False)
-    _csv(result.returns, paths["returns.csv"])
-    if report:
-        from reports.tearsheet import write_tearsheet
-
-        cfg = result.config
-        title = (f"{result.prices.ticker} {cfg.strategy.name} "
-                 f"{result.summary['first_day']} to {result.summary['last_day']}")  # fmt: skip
-        paths["report.html"] = write_tearsheet(
-            result.returns["strategy"], result.returns["benchmark"], out / "report.html", title=title
-        )
-    meta = json.dumps(run_metadata(result), indent=2, default=_json_default, allow_nan=True)
-    atomic_write_text(paths["run.json"], meta + "\n")
-    return paths
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

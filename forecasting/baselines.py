@@ -40,7 +40,7 @@ class DriftForecaster(Forecaster):
 
 @dataclasses.dataclass
 class MovingAverageForecaster(Forecaster):
-    """Mean of the last ``window`` closes."""
+    """Mean of the last ``window`` closes (the whole input window if it is shorter)."""
 
     window: int = 20
     name = "moving-average"
@@ -51,13 +51,10 @@ class MovingAverageForecaster(Forecaster):
             raise ValueError(f"`window` must be an integer greater than 0. Got {self.window!r}.")
 
     def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
-        if windows.shape[1] < self.window:
-            raise ValueError(
-                f"`window`={self.window} is longer than the lookback of {windows.shape[1]} days."
-            )
+        pass
 
     def _predict(self, windows: np.ndarray) -> np.ndarray:
-        return windows[:, -self.window :].mean(axis=1)
+        return windows[:, -min(self.window, windows.shape[1]) :].mean(axis=1)
 
 
 @dataclasses.dataclass

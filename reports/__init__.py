@@ -1,0 +1,1 @@
+"""Reports: metrics, forecast evaluation, charts and the HTML pages of a run."""
