@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -38,3 +40,29 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("BT_CACHE_DIR", str(folder))
     return folder
+
+
+# A short period and a small network on the CLI: the real pipeline in seconds.
+TINY_CLI = ["--start", "2026-06-01", "--train-days", "120", "--lookback", "20", "--epochs", "3", "--batch-size", "32"]
+
+
+def bt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``bt`` entry point in a fresh interpreter, as a user's shell would."""
+    code = "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=900, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One tiny ``bt run lstm-strategy AAPL`` shared by the CLI and report tests."""
+    out = tmp_path_factory.mktemp("run") / "aapl"
+    cache = tmp_path_factory.mktemp("tiny-cache")
+    env_before = os.environ.get("BT_CACHE_DIR")
+    os.environ["BT_CACHE_DIR"] = str(cache)
+    try:
+        return bt("run", "lstm-strategy", "AAPL", *TINY_CLI, "--seeds", "2", "--out", str(out), "--no-cache"), out
+    finally:
+        if env_before is None:
+            os.environ.pop("BT_CACHE_DIR", None)
+        else:
+            os.environ["BT_CACHE_DIR"] = env_before

@@ -14,14 +14,8 @@ from typer.testing import CliRunner
 
 from backtests.cli import app
 
-# A short period and a small network: the real pipeline in seconds.
-TINY = ["--start", "2026-06-01", "--train-days", "120", "--lookback", "20", "--epochs", "3", "--batch-size", "32"]
-
-
-def bt(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed-style entry point in a fresh interpreter."""
-    code = "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+from .conftest import TINY_CLI as TINY
+from .conftest import bt
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *parts: str) -> None:
@@ -34,16 +28,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *parts: str)
         assert part in lines[0], lines[0]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    out = tmp_path_factory.mktemp("run") / "aapl"
-    return bt("run", "lstm-strategy", "AAPL", *TINY, "--out", str(out), "--no-cache"), out
-
-
 def test_run_end_to_end(tiny_run) -> None:
     result, out = tiny_run
     assert result.returncode == 0, result.stderr
-    for name in ("report.html", "forecasts.csv", "trades.csv", "returns.csv", "run.json", "folds.csv"):
+    for name in ("report.html", "tearsheet.html", "forecasts.csv", "trades.csv", "returns.csv", "run.json",
+                 "folds.csv", "baselines.csv"):
         assert (out / name).stat().st_size > 0, name
     meta = json.loads((out / "run.json").read_text())
     assert meta["config"]["forecast"]["train_days"] == 120
@@ -51,15 +40,18 @@ def test_run_end_to_end(tiny_run) -> None:
     assert meta["period"]["first_day"] == "2026-06-01"
     assert meta["versions"]["tensorflow"] != "not installed"
     forecasts = pd.read_csv(out / "forecasts.csv", parse_dates=["target_date", "origin_date"])
-    assert list(forecasts.columns) == ["target_date", "origin_date", "forecast", "actual", "naive", "fold"]
+    assert list(forecasts.columns) == ["target_date", "origin_date", "forecast", "actual", "naive", "fold",
+                                       "member_0", "member_1"]  # fmt: skip
+    # --seeds 2: the traded forecast is the mean of the two seeds' forecasts.
+    assert (forecasts["forecast"] - (forecasts["member_0"] + forecasts["member_1"]) / 2).abs().max() < 1e-9
     assert (forecasts["origin_date"] < forecasts["target_date"]).all()
     returns = pd.read_csv(out / "returns.csv", index_col="date", parse_dates=True)
-    assert list(returns.columns) == ["strategy", "buy_and_hold", "benchmark"]
+    assert list(returns.columns) == ["strategy", "buy_and_hold", "sma_cross", "benchmark"]
     # The backtest covers exactly the days that have out-of-sample forecasts.
     assert list(returns.index) == list(forecasts["target_date"])
     for word in ("total return", "CAGR", "Sharpe", "max drawdown", "buy-and-hold", "SPY", "naive", "report:"):
         assert word in result.stdout
-    html = (out / "report.html").read_text()
+    html = (out / "tearsheet.html").read_text()
     assert "AAPL lstm-strategy 2026-06-01 to 2026-08-14" in html
     # Nothing is fetched from the network: no remote scripts, styles, images or icons.
     assert not re.search(r'(src=|<link[^>]*href=|url\(|@import )["\']?https?://', html)
@@ -83,7 +75,7 @@ def test_second_run_reuses_forecasts_unless_no_cache(tmp_path: Path) -> None:
 
 def test_same_seed_gives_byte_identical_forecasts(tiny_run, tmp_path: Path) -> None:
     _, out = tiny_run
-    again = bt("run", "lstm-strategy", "AAPL", *TINY, "--out", str(tmp_path / "again"), "--no-cache")
+    again = bt("run", "lstm-strategy", "AAPL", *TINY, "--seeds", "2", "--out", str(tmp_path / "again"), "--no-cache")
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "again" / "forecasts.csv").read_bytes() == (out / "forecasts.csv").read_bytes()
 
