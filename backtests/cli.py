@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from forecasting.config import ForecastConfig
@@ -47,7 +48,7 @@ class _OneLineErrors(TyperGroup):
 
 
 def _fail(message: str, code: int) -> None:
-    _err.print(f"[red]error:[/red] {' '.join(message.split())}", soft_wrap=True)
+    _err.print(f"[red]error:[/red] {escape(' '.join(message.split()))}", soft_wrap=True)
     sys.exit(code)
 
 
@@ -210,7 +211,7 @@ _DEFAULTS: dict[str, Any] = {"strategy": _S.name, "threshold": _S.threshold, "al
 
 
 def _notice(message: str) -> None:
-    _err.print(message, soft_wrap=True)
+    _err.print(escape(message), soft_wrap=True)
 
 
 def _check_strategy(name: str) -> None:

@@ -70,17 +70,8 @@ class ForecastConfig:
         """A fresh, unfitted forecaster (the LSTM takes the network settings)."""
         if self.model != "lstm":
             return FORECASTERS[self.model]()
-        return LSTMForecaster(
-            units=self.units,
-            dense=self.dense,
-            epochs=self.epochs,
-            warm_epochs=self.warm_epochs,
-            warm_start=self.warm_start,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            patience=self.patience,
-            seed=self.seed,
-        )
+        shared = [f.name for f in dataclasses.fields(LSTMForecaster) if f.init and hasattr(self, f.name)]
+        return LSTMForecaster(**{name: getattr(self, name) for name in shared})
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready values."""
