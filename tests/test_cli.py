@@ -143,3 +143,31 @@ def test_buy_and_hold_needs_no_training(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "bh" / "run.json").read_text())
     assert meta["summary"]["trades"] == 1
     assert not (tmp_path / "bh" / "forecasts.csv").exists()
+
+
+def _yahoo_resolves() -> bool:
+    import socket
+
+    try:
+        socket.getaddrinfo("query2.finance.yahoo.com", 443)
+    except OSError:
+        return False
+    return True
+
+
+offline_only = pytest.mark.skipif(_yahoo_resolves(), reason="Yahoo Finance is reachable; these test the offline path")
+
+
+@offline_only
+def test_offline_yahoo_source_falls_back_to_bundled_with_one_line(tmp_path: Path) -> None:
+    result = bt("run", "buy-and-hold", "AAPL", "--source", "yahoo", "--start", "2025-01-02",
+                "--out", str(tmp_path / "o"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    notices = [line for line in result.stderr.splitlines() if "no network" in line]
+    assert len(notices) == 2  # the ticker and the benchmark
+    assert "through 2026-08-14" in notices[0]
+
+
+@offline_only
+def test_offline_unknown_ticker_suggests_csv() -> None:
+    assert_one_line_error(bt("run", "lstm-strategy", "ZZZZ"), "ZZZZ", "--csv")
