@@ -235,3 +235,10 @@ def strategies_command() -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# Paper trading and signals (backtests.cli_paper), registered last: that module reuses the options above.
+from .cli_paper import paper_app, signal_command  # noqa: E402
+
+app.add_typer(paper_app, name="paper")
+app.command("signal")(signal_command)

@@ -26,7 +26,7 @@ from strategies.feeds import attach_forecasts
 from .cache import ForecastCache, forecast_key, series_fingerprint
 from .config import RunConfig
 from .data import PriceData
-from .engine import BacktestResult, run_backtest
+from .engine import FILL_COLUMNS, BacktestResult, run_backtest
 from .errors import ConfigError, DataError
 
 BASELINES = ("naive", "drift", "moving-average", "ridge")
@@ -126,7 +126,7 @@ def run(
     size = config.strategy.size
     strategy = run_backtest(frame, spec.load(), config.strategy.params_for(spec.uses_forecast), config.broker)
     hold = run_backtest(frame, BuyAndHold, {"size": size}, config.broker)
-    sma = run_backtest(frame, SmaCross, {"size": size}, config.broker)
+    sma = _sma_cross(frame, size, config)
     returns = pd.DataFrame({
         "strategy": strategy.returns,
         "buy_and_hold": hold.returns,
@@ -139,6 +139,14 @@ def run(
         summary["folds"] = len(wf.folds)
     return RunResult(config, prices, benchmark, None if wf is None else wf.forecasts,
                      None if wf is None else wf.folds, baselines, strategy, hold, returns, summary, cached)  # fmt: skip
+
+
+def _sma_cross(frame: pd.DataFrame, size: float, config: RunConfig) -> BacktestResult:
+    """The SMA crossover over the same bars; over fewer bars than its slow average it never trades."""
+    if len(frame) > SmaCross.params.slow:
+        return run_backtest(frame, SmaCross, {"size": size}, config.broker)
+    flat = pd.Series(config.broker.cash, index=frame.index, name="equity")
+    return BacktestResult(equity=flat, fills=pd.DataFrame(columns=FILL_COLUMNS))
 
 
 def summarise(returns: pd.DataFrame, trades: int, forecasts: pd.DataFrame | None) -> dict[str, Any]:

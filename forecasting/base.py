@@ -10,9 +10,14 @@ learned ends in an underscore (skforecast/sktime convention).
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pickle
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
+
+_STATE_FORMAT = 1
 
 
 def log_relative(windows: np.ndarray) -> np.ndarray:
@@ -59,6 +64,48 @@ class Forecaster:
     def fit_info(self) -> dict[str, float]:
         """What the last ``fit`` did (epochs run, validation loss); empty for closed-form models."""
         return {}
+
+    def to_bytes(self) -> bytes:
+        """The forecaster's parameters and everything ``fit`` learned, as bytes (a pickle).
+
+        ``from_bytes`` gives back a forecaster whose next ``predict`` and ``fit`` equal
+        this one's, so a walk-forward can stop after any fold and resume in a new process.
+        Like any pickle, load only bytes you wrote (the paper ledger checks a checksum).
+        """
+        kind = type(self)
+        payload = {"format": _STATE_FORMAT, "class": f"{kind.__module__}:{kind.__qualname__}",
+                   "params": self.get_params(), "state": self._get_state()}  # fmt: skip
+        return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """The forecaster ``to_bytes`` wrote; ValueError when the bytes hold something else."""
+        payload = pickle.loads(data)
+        if not isinstance(payload, dict) or payload.get("format") != _STATE_FORMAT:
+            raise ValueError("not a saved forecaster (unknown format).")
+        module, _, name = str(payload["class"]).partition(":")
+        kind = getattr(importlib.import_module(module), name)
+        if not (isinstance(kind, type) and issubclass(kind, cls)):
+            raise ValueError(f"the saved forecaster is a {payload['class']}, not a {cls.__name__}.")
+        forecaster = kind(**payload["params"])
+        forecaster._set_state(payload["state"])
+        return forecaster
+
+    def save(self, path: Path | str) -> None:
+        """Write ``to_bytes()`` to ``path`` (callers that need an atomic write use ``to_bytes``)."""
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: Path | str) -> Self:
+        """The forecaster saved at ``path``."""
+        return cls.from_bytes(Path(path).read_bytes())
+
+    def _get_state(self) -> dict[str, Any]:
+        """What ``fit`` learned: the attributes whose names end in an underscore."""
+        return {k: v for k, v in vars(self).items() if k.endswith("_")}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
 
     def _fit(self, windows: np.ndarray, targets: np.ndarray) -> None:
         raise NotImplementedError

@@ -37,6 +37,7 @@ class ForecastConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     patience: int = 3
+    early_stopping: bool = True
     seed: int = 0
     seeds: int = 1
 

@@ -32,7 +32,11 @@ def _check_positive_int(name: str, value: object) -> None:
 
 @dataclasses.dataclass
 class LSTMForecaster(Forecaster):
-    """Two stacked LSTMs and two Dense layers, with warm start and early stopping."""
+    """Two stacked LSTMs and two Dense layers, with warm start and early stopping.
+
+    ``early_stopping=False`` trains on every sample for exactly the epochs asked,
+    with no validation tail: the same work as a plain ``model.fit``.
+    """
 
     units: tuple[int, int] = (64, 64)
     dense: int = 32
@@ -44,6 +48,7 @@ class LSTMForecaster(Forecaster):
     patience: int = 3
     val_fraction: float = 0.1
     seed: int = 0
+    early_stopping: bool = True
 
     name = "lstm"
     description = "LSTM(64)->LSTM(64)->Dense(32)->Dense(1) on scaled daily log returns"
@@ -99,7 +104,8 @@ class LSTMForecaster(Forecaster):
         returns = np.log(targets / windows[:, -1])
         self.scale_ = float(returns.std()) or 1.0
         x, y = self._scaled(windows), (returns / self.scale_).astype(np.float32)
-        n_val = max(1, int(round(len(x) * self.val_fraction)))
+        # Without early stopping every sample trains, for exactly the epochs asked (as skforecast does).
+        n_val = max(1, int(round(len(x) * self.val_fraction))) if self.early_stopping else 0
         if len(x) - n_val < 2:
             raise ValueError(f"too few training samples ({len(x)}) for a validation tail.")
         steps = windows.shape[1] - 1
@@ -113,24 +119,23 @@ class LSTMForecaster(Forecaster):
             epochs = self.epochs
         # Re-seed per fit: shuffling then depends only on (seed, fold), not on process history.
         keras.utils.set_random_seed(self.seed + self.fits_)
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=self.patience, restore_best_weights=True
-        )
+        validation: dict[str, Any] = {}
+        if n_val:
+            stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
+            validation = {"validation_data": (x[-n_val:], y[-n_val:]), "callbacks": [stop]}
         history = self.model_.fit(
-            x[:-n_val],
-            y[:-n_val],
-            validation_data=(x[-n_val:], y[-n_val:]),
+            x[: len(x) - n_val],
+            y[: len(x) - n_val],
             epochs=epochs,
             batch_size=self.batch_size,
             shuffle=True,
             verbose=0,
-            callbacks=[stop],
+            **validation,
         )
         self.fits_ += 1
-        self.last_fit_ = {
-            "epochs": float(len(history.history["loss"])),
-            "val_loss": float(min(history.history["val_loss"])),
-        }
+        self.last_fit_ = {"epochs": float(len(history.history["loss"]))}
+        if n_val:
+            self.last_fit_["val_loss"] = float(min(history.history["val_loss"]))
 
     def _predict(self, windows: np.ndarray) -> np.ndarray:
         out = np.asarray(self.model_.predict_on_batch(self._scaled(windows)), dtype=np.float64)
@@ -138,3 +143,37 @@ class LSTMForecaster(Forecaster):
 
     def fit_info(self) -> dict[str, float]:
         return dict(self.last_fit_)
+
+    def _get_state(self) -> dict[str, Any]:
+        """Learned values plus the Keras weights, optimizer state and initial weights, as arrays.
+
+        Arrays rather than a ``.keras`` file: restoring them into a freshly built model
+        continues training exactly as the in-memory model would (a test checks it).
+        """
+        state = super()._get_state()
+        model = state.pop("model_")
+        if model is not None:
+            state["keras"] = {
+                "steps": int(model.input_shape[1]),
+                "weights": model.get_weights(),
+                "optimizer": [np.array(v.numpy()) for v in model.optimizer.variables],
+                "initial_weights": self._initial_weights,
+            }
+        return state
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        saved = state.pop("keras", None)
+        super()._set_state(state)
+        self.model_ = None
+        if saved is None:
+            return
+        self._build(saved["steps"])
+        self.model_.set_weights(saved["weights"])
+        self._initial_weights = saved["initial_weights"]
+        optimizer = self.model_.optimizer
+        optimizer.build(self.model_.trainable_variables)
+        if len(optimizer.variables) != len(saved["optimizer"]):
+            raise ValueError("the saved optimizer state does not fit this model.")
+        for var, value in zip(optimizer.variables, saved["optimizer"], strict=True):
+            var.assign(value)

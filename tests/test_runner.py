@@ -64,3 +64,10 @@ def test_returns_cover_exactly_the_forecast_days() -> None:
 def test_invalid_config_values_are_config_errors(make, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         make()
+
+
+def test_a_period_shorter_than_the_sma_window_still_runs() -> None:
+    short = RunConfig(data=DataConfig("AAPL", start=dt.date(2026, 7, 1)), forecast=forecast_config(model="naive"))
+    result = run(short, load_prices("AAPL"), load_prices("SPY"))
+    assert len(result.returns) == 32  # 2026-07-01 .. 2026-08-14 (3 July a holiday)
+    assert (result.returns["sma_cross"] == 0).all()  # fewer bars than its 50-day average: never trades

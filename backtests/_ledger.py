@@ -1,0 +1,401 @@
+"""The paper-trading ledger: one SQLite database, model files beside it, one lock per experiment.
+
+Layout of the data folder (``paper_dir()``)::
+
+    paper.db                      experiments, orders, fills, positions, days (equity), forecasts, models
+    models/NAME/v0003-m0.bin      one file per model version and ensemble member, checksummed in ``models``
+    locks/NAME.lock               held (flock) by the process stepping NAME
+
+A step is one transaction, so a process killed at any point leaves the ledger as it was
+before the step or after it. Model files are written (atomically) before that transaction
+and are only ever referenced by it, so an interrupted step leaves at most an unreferenced
+file that the retried step rewrites. Double application is refused three times over: the
+experiment's lock, a check inside the write transaction that the step follows the last
+one, and UNIQUE constraints (one day per date, one fill per order, one queued order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import BtError
+from .files import atomic_write_bytes
+
+APPLICATION_ID = 0x62744C50  # "btLP", in the SQLite header: tells our database from any other
+SCHEMA_VERSION = 1
+_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE days (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    step INTEGER NOT NULL CHECK (step >= 0),
+    date TEXT NOT NULL,
+    close REAL NOT NULL,
+    cash REAL NOT NULL,
+    equity REAL NOT NULL,
+    PRIMARY KEY (experiment_id, step),
+    UNIQUE (experiment_id, date)
+);
+CREATE TABLE positions (
+    experiment_id INTEGER NOT NULL,
+    date TEXT NOT NULL,
+    ticker TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    price REAL NOT NULL,
+    PRIMARY KEY (experiment_id, date, ticker),
+    FOREIGN KEY (experiment_id, date) REFERENCES days(experiment_id, date)
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    decision_date TEXT NOT NULL,
+    size INTEGER NOT NULL CHECK (size != 0),
+    created_price REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'filled', 'rejected')),
+    UNIQUE (experiment_id, decision_date)
+);
+CREATE UNIQUE INDEX one_queued_order ON orders(experiment_id) WHERE status = 'queued';
+CREATE TABLE fills (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL UNIQUE REFERENCES orders(id),
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    date TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('buy', 'sell')),
+    size INTEGER NOT NULL CHECK (size > 0),
+    price REAL NOT NULL,
+    value REAL NOT NULL,
+    commission REAL NOT NULL,
+    UNIQUE (experiment_id, date)
+);
+CREATE TABLE models (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    date TEXT NOT NULL,
+    train_start TEXT NOT NULL,
+    train_end TEXT NOT NULL,
+    n_train INTEGER NOT NULL,
+    epochs REAL,
+    val_loss REAL,
+    seconds REAL NOT NULL,
+    files TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, version)
+);
+CREATE TABLE forecasts (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    origin_date TEXT NOT NULL,
+    forecast REAL NOT NULL,
+    close REAL NOT NULL,
+    model_version INTEGER NOT NULL,
+    PRIMARY KEY (experiment_id, origin_date),
+    FOREIGN KEY (experiment_id, model_version) REFERENCES models(experiment_id, version)
+);
+"""
+
+
+class LedgerError(BtError):
+    """The ledger database or a model file is unusable (corrupt, foreign, or changed)."""
+
+
+class ExperimentError(BtError):
+    """An unknown experiment, a name that exists, or one being stepped by another process."""
+
+
+@dataclass(frozen=True)
+class Day:
+    """The account at one stepped close."""
+
+    step: int
+    date: pd.Timestamp
+    close: float
+    cash: float
+    equity: float
+    size: int
+    price: float
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order decided at a close, to fill at the next open (``size`` is signed)."""
+
+    id: int
+    decision_date: pd.Timestamp
+    size: int
+    created_price: float
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Everything one step adds to the ledger, written in one transaction."""
+
+    experiment_id: int
+    day: Day
+    ticker: str
+    settled: tuple[int, str] | None = None  # (order id, "filled" or "rejected")
+    fill: dict[str, Any] | None = None
+    new_order: tuple[int, float] | None = None  # (signed size, created price)
+    forecast: float | None = None
+    model_version: int | None = None
+    model: dict[str, Any] | None = None  # a new version's row, when the step retrained
+
+
+def _iso(date: pd.Timestamp) -> str:
+    return f"{pd.Timestamp(date):%Y-%m-%d}"
+
+
+class Ledger:
+    """An open ledger database; use as a context manager. Read commands never create it."""
+
+    def __init__(self, folder: Path, *, create: bool = False) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / "paper.db"
+        if not self.path.exists():
+            if not create:
+                raise ExperimentError(f"no paper experiments yet in {self.folder}; create one with `bt paper start`")
+            self._initialise()
+        self._check_header()
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            with self.guard():
+                self.conn.execute("PRAGMA foreign_keys = ON")
+                self.conn.execute("PRAGMA synchronous = FULL")  # WAL plus FULL: a commit survives power loss too
+                problem = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise LedgerError(f"{self.path} is corrupt ({problem}); restore it from a backup or move it away")
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    def _initialise(self) -> None:
+        """Build the schema in a temporary file and rename it into place: a half-made ledger never exists."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".paper.db.", suffix=".tmp", dir=self.folder)
+        os.close(fd)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            conn.executescript(f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+                               f"PRAGMA journal_mode = WAL; BEGIN; {_SCHEMA} COMMIT;")  # fmt: skip
+            conn.close()
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+                os.link(tmp, self.path)  # unlike a rename, never replaces an existing ledger
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def _check_header(self) -> None:
+        """Refuse a file that is not our database by reading its header; the file is never written."""
+        with open(self.path, "rb") as handle:
+            header = handle.read(100)
+        hint = "move it away or point BT_PAPER_DIR elsewhere"
+        if len(header) < 100 or not header.startswith(_MAGIC):
+            raise LedgerError(f"{self.path} is not a SQLite database (corrupt or not ours); {hint}")
+        if int.from_bytes(header[68:72], "big") != APPLICATION_ID:
+            raise LedgerError(f"{self.path} is a SQLite database of another application, not a bt paper ledger; {hint}")
+        version = int.from_bytes(header[60:64], "big")
+        if version != SCHEMA_VERSION:
+            raise LedgerError(f"{self.path} has ledger schema {version}; this bt reads schema {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn SQLite's corruption errors into a one-line LedgerError naming the file."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LedgerError(f"{self.path} is locked by another process ({exc}); try again") from None
+            raise LedgerError(f"{self.path} cannot be used ({exc})") from None
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path} is corrupt ({exc}); restore it from a backup or move it away") from None
+
+    def _query(self, sql: str, *args: object) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.guard():
+            cursor = self.conn.execute(sql, args)
+            return [c[0] for c in cursor.description], cursor.fetchall()
+
+    def _rows(self, sql: str, *args: object) -> list[dict[str, Any]]:
+        names, rows = self._query(sql, *args)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    # Experiments
+
+    def refuse_existing(self, name: str) -> None:
+        """ExperimentError when an experiment called ``name`` exists."""
+        if self._rows("SELECT id FROM experiments WHERE name = ?", name):
+            raise ExperimentError(f"experiment {name!r} exists; pick another name (see `bt paper list`)")
+
+    def create_experiment(self, name: str, config: dict[str, Any]) -> int:
+        """Add an experiment; ExperimentError when the name exists."""
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        try:
+            with self.guard():
+                cursor = self.conn.execute("INSERT INTO experiments (name, config, created) VALUES (?, ?, ?)",
+                                           (name, json.dumps(config, sort_keys=True), created))  # fmt: skip
+        except sqlite3.IntegrityError:
+            raise ExperimentError(f"experiment {name!r} exists; pick another name (see `bt paper list`)") from None
+        return int(cursor.lastrowid)
+
+    def experiment(self, name: str) -> dict[str, Any]:
+        """The experiment called ``name`` (id, name, config as a dict, created)."""
+        rows = self._rows("SELECT * FROM experiments WHERE name = ?", name)
+        if not rows:
+            known = ", ".join(r["name"] for r in self.experiments()) or "none"
+            raise ExperimentError(f"no experiment {name!r} (experiments: {known}); create it with `bt paper start`")
+        return {**rows[0], "config": json.loads(rows[0]["config"])}
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """Every experiment, oldest first."""
+        return [{**r, "config": json.loads(r["config"])} for r in self._rows("SELECT * FROM experiments ORDER BY id")]
+
+    # State
+
+    def last_day(self, experiment_id: int) -> Day | None:
+        """The last stepped day, or None before the first step."""
+        rows = self._rows(
+            "SELECT d.*, p.size, p.price FROM days d JOIN positions p USING (experiment_id, date) "
+            "WHERE experiment_id = ? ORDER BY step DESC LIMIT 1", experiment_id)  # fmt: skip
+        if not rows:
+            return None
+        r = rows[0]
+        return Day(r["step"], pd.Timestamp(r["date"]), r["close"], r["cash"], r["equity"], r["size"], r["price"])
+
+    def queued_order(self, experiment_id: int) -> Order | None:
+        """The order waiting for the next open, if any."""
+        rows = self._rows("SELECT * FROM orders WHERE experiment_id = ? AND status = 'queued'", experiment_id)
+        if not rows:
+            return None
+        r = rows[0]
+        return Order(r["id"], pd.Timestamp(r["decision_date"]), r["size"], r["created_price"])
+
+    def latest_model(self, experiment_id: int) -> dict[str, Any] | None:
+        """The newest model version's row (``files`` decoded), or None."""
+        rows = self._rows("SELECT * FROM models WHERE experiment_id = ? ORDER BY version DESC LIMIT 1", experiment_id)
+        return {**rows[0], "files": json.loads(rows[0]["files"])} if rows else None
+
+    def table(self, name: str, experiment_id: int) -> pd.DataFrame:
+        """One ledger table of an experiment, in ledger order, without the experiment id."""
+        order = {"days": "step", "positions": "date", "orders": "id", "fills": "id", "models": "version",
+                 "forecasts": "origin_date"}[name]  # fmt: skip
+        names, rows = self._query(f"SELECT * FROM {name} WHERE experiment_id = ? ORDER BY {order}", experiment_id)
+        return pd.DataFrame(rows, columns=names).drop(columns="experiment_id")
+
+    # Writing a step
+
+    def record_step(self, record: StepRecord) -> None:
+        """Apply one step atomically; ExperimentError when it does not follow the last step."""
+        eid, day = record.experiment_id, record.day
+        try:
+            with self.guard():
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._check_follows(eid, day)
+                    self._write_step(record)
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            raise ExperimentError(f"step for {_iso(day.date)} refused by the ledger ({exc}); "
+                                  "it was already applied") from None  # fmt: skip
+
+    def _check_follows(self, eid: int, day: Day) -> None:
+        last = self.conn.execute("SELECT max(step) FROM days WHERE experiment_id = ?", (eid,)).fetchone()[0]
+        expected = 0 if last is None else last + 1
+        if day.step != expected:
+            raise ExperimentError(f"step {day.step} ({_iso(day.date)}) does not follow the ledger's last step "
+                                  f"{last}; another process stepped this experiment, nothing was changed")  # fmt: skip
+
+    def _write_step(self, r: StepRecord) -> None:
+        eid, day, date, run = r.experiment_id, r.day, _iso(r.day.date), self.conn.execute
+        if r.model is not None:
+            m = r.model
+            run("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (eid, m["version"], date, m["train_start"], m["train_end"], m["n_train"], m["epochs"],
+                 m["val_loss"], m["seconds"], json.dumps(m["files"])))  # fmt: skip
+        if r.forecast is not None:
+            run("INSERT INTO forecasts VALUES (?, ?, ?, ?, ?)", (eid, date, r.forecast, day.close, r.model_version))
+        if r.settled is not None:
+            order_id, status = r.settled
+            done = run("UPDATE orders SET status = ? WHERE id = ? AND experiment_id = ? AND status = 'queued'",
+                       (status, order_id, eid)).rowcount  # fmt: skip
+            if done != 1:
+                raise ExperimentError(f"order {order_id} is not queued any more; another process stepped this day")
+        if r.fill is not None:
+            f = r.fill
+            run("INSERT INTO fills (order_id, experiment_id, date, action, size, price, value, commission) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (r.settled[0], eid, _iso(f["date"]), f["action"], int(f["size"]),
+                                                    f["price"], f["value"], f["commission"]))  # fmt: skip
+        run("INSERT INTO days VALUES (?, ?, ?, ?, ?, ?)", (eid, day.step, date, day.close, day.cash, day.equity))
+        run("INSERT INTO positions VALUES (?, ?, ?, ?, ?)", (eid, date, r.ticker, day.size, day.price))
+        if r.new_order is not None:
+            size, price = r.new_order
+            run("INSERT INTO orders (experiment_id, decision_date, size, created_price, status) "
+                "VALUES (?, ?, ?, ?, 'queued')", (eid, date, size, price))  # fmt: skip
+
+
+# Model files and locks
+
+
+def write_model_file(folder: Path, name: str, version: int, member: int, data: bytes) -> dict[str, str]:
+    """Write one member of a model version atomically; its path (relative to ``folder``) and sha256."""
+    relative = Path("models") / name / f"v{version:04d}-m{member}.bin"
+    atomic_write_bytes(folder / relative, data)
+    return {"path": relative.as_posix(), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def read_model_file(folder: Path, entry: dict[str, str]) -> bytes:
+    """The bytes of a model file, checked against the ledger's checksum."""
+    path = folder / entry["path"]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LedgerError(f"model file {path} cannot be read ({exc.strerror}); the ledger references it") from None
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise LedgerError(f"model file {path} does not match the ledger's checksum (changed or corrupt)")
+    return data
+
+
+@contextlib.contextmanager
+def experiment_lock(folder: Path, name: str) -> Iterator[None]:
+    """Hold the experiment's lock, or refuse at once when another process holds it."""
+    path = folder / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise ExperimentError(f"experiment {name!r} is being stepped by another process (pid {holder}); "
+                                  "nothing was changed, try again when it finishes") from None  # fmt: skip
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock; a killed process releases it too
