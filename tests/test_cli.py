@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from backtests.cli import app
 
 from .conftest import TINY_CLI as TINY
-from .conftest import bt
+from .conftest import bt, yahoo_resolves
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *parts: str) -> None:
@@ -145,17 +145,7 @@ def test_buy_and_hold_needs_no_training(tmp_path: Path) -> None:
     assert not (tmp_path / "bh" / "forecasts.csv").exists()
 
 
-def _yahoo_resolves() -> bool:
-    import socket
-
-    try:
-        socket.getaddrinfo("query2.finance.yahoo.com", 443)
-    except OSError:
-        return False
-    return True
-
-
-offline_only = pytest.mark.skipif(_yahoo_resolves(), reason="Yahoo Finance is reachable; these test the offline path")
+offline_only = pytest.mark.skipif(yahoo_resolves(), reason="Yahoo Finance is reachable; these test the offline path")
 
 
 @offline_only

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import socket
 import tempfile
 import threading
 import time
@@ -29,6 +28,8 @@ from backtests.data import (
     yahoo_downloader,
 )
 from backtests.errors import ConfigError, DataError, NetworkError
+
+from .conftest import yahoo_resolves
 
 YAHOO_AAPL = Path(__file__).resolve().parents[2] / "shared" / "data" / "yahoo_format" / "AAPL.csv"
 AAPL_LINES = (BUNDLED_DIR / "AAPL.csv").read_text().splitlines()
@@ -557,14 +558,6 @@ def test_yahoo_downloader_gives_up_at_its_deadline(monkeypatch: pytest.MonkeyPat
 
 
 # The real downloader, with no network on this machine
-
-
-def yahoo_resolves() -> bool:
-    try:
-        socket.getaddrinfo("query2.finance.yahoo.com", 443)
-    except OSError:
-        return False
-    return True
 
 
 needs_offline = pytest.mark.skipif(yahoo_resolves(), reason="Yahoo Finance resolves; this tests offline")
