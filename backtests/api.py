@@ -76,8 +76,7 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
     Writes forecasts.csv, folds.csv, baselines.csv, metrics.json and forecast.html;
     returns the contents of metrics.json and the files written.
     """
-    from reports.evaluation import per_fold_metrics
-    from reports.page import forecast_page, metrics_frame
+    from reports.page import forecast_page, metrics_frame, per_fold_frame
 
     config = request.config
     cache_root = request.cache_dir or default_cache_dir()
@@ -92,9 +91,10 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
     run = SimpleNamespace(forecasts=wf.forecasts, folds=wf.folds, baselines=baselines, meta=meta)
     table = metrics_frame(run)
     run.meta["metrics"] = table.reset_index().to_dict(orient="records")
-    run.meta["per_fold"] = per_fold_metrics(wf.forecasts).assign(
-        start=lambda f: f["start"].dt.strftime("%Y-%m-%d"), end=lambda f: f["end"].dt.strftime("%Y-%m-%d")
-    ).to_dict(orient="records")
+    per_fold = per_fold_frame(run)
+    for col in ("start", "end"):
+        per_fold[col] = per_fold[col].dt.strftime("%Y-%m-%d")
+    run.meta["per_fold"] = per_fold.to_dict(orient="records")
     out = Path(request.out or default_run_folder(config, kind="walk-forward"))
     out.mkdir(parents=True, exist_ok=True)
     paths = {}

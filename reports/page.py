@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from . import charts
-from .evaluation import forecast_metrics, metrics_table, verdict
+from .evaluation import forecast_metrics, metrics_table, per_fold_metrics, verdict
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -67,6 +67,20 @@ def metrics_frame(run: Any) -> pd.DataFrame:
     return table
 
 
+def per_fold_frame(run: Any) -> pd.DataFrame:
+    """Per-fold metrics of the model and every baseline, one row per (model, fold)."""
+    parts = [per_fold_metrics(table).assign(model=name) for name, table in forecast_tables(run).items()]
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[["model", *[c for c in frame.columns if c != "model"]]]
+
+
+def _fold_theils_u(run: Any) -> pd.DataFrame:
+    wide = per_fold_frame(run).pivot(index="fold", columns="model", values="theils_u")
+    wide = wide[list(forecast_tables(run))]
+    wide.columns = [f"Theil's U {name}" for name in wide.columns]
+    return wide.reset_index()
+
+
 def _format_metrics(table: pd.DataFrame) -> pd.DataFrame:
     shown = table[["rmse", "mae", "mape", "directional_accuracy", "theils_u", "dm_stat", "dm_p_value"]].copy()
     shown.columns = ["RMSE", "MAE", "MAPE", "directional accuracy", "Theil's U", "DM stat", "DM p-value vs naive"]
@@ -105,7 +119,7 @@ def forecast_sections(run: Any) -> list[tuple[str, str, str]]:
     for col in ("train_start", "train_end", "test_start", "test_end"):
         folds[col] = folds[col].dt.strftime("%Y-%m-%d")
     folds = folds.rename(columns={"n_train": "samples", "epochs": "epochs run", "val_loss": "final val loss",
-                                  "seconds": "seconds"}).round(4)  # fmt: skip
+                                  "seconds": "seconds"}).merge(_fold_theils_u(run), on="fold").round(4)  # fmt: skip
     return [
         ("forecast", "Predicted vs actual price",
          f'<p class="note">Every point is out of sample: the forecast for a day uses prices through the day '
@@ -116,7 +130,10 @@ def forecast_sections(run: Any) -> list[tuple[str, str, str]]:
          f"{_table(_format_metrics(metrics_frame(run)))}"
          '<p class="note">Theil\'s U is RMSE over the naive RMSE (below 1 beats naive). The Diebold-Mariano test '
          "(squared errors, Harvey-Leybourne-Newbold correction) compares each model with the naive forecast.</p>"),
-        ("folds", "Walk-forward folds", f'<div class="scroll">{_table(folds, index=False)}</div>'),
+        ("folds", "Walk-forward folds",
+         '<p class="note">Training range, epochs run, final validation loss and seconds of each retrain, and each '
+         "model's Theil's U over that fold's days (below 1: better than naive in that fold).</p>"
+         f'<div class="scroll">{_table(folds, index=False)}</div>'),
     ]  # fmt: skip
 
 

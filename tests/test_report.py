@@ -43,6 +43,7 @@ def test_report_sections_and_words(run_dir: Path) -> None:
     for model in ("naive", "drift", "moving-average", "ridge", "LSTM (mean of 2 seeds)", "single seed: std"):
         assert model in html
     assert 'src="tearsheet.html"' in html
+    assert "Theil&#x27;s U ridge" in html or "Theil's U ridge" in html  # per-fold metrics of every model
 
 
 @pytest.mark.skipif(chromium() is None and os.environ.get("CI") != "true", reason="Chromium is not installed")
@@ -112,7 +113,10 @@ def test_walk_forward_command(tmp_path: Path) -> None:
     assert models == ["LSTM", "naive", "drift", "moving-average", "ridge"]
     naive = meta["metrics"][1]
     assert naive["theils_u"] == 1.0 and naive["dm_p_value"] == 1.0
-    assert len(meta["per_fold"]) == 3  # 53 days from 2026-06-01, retrained every 21
+    # 53 days from 2026-06-01, retrained every 21: 3 folds, for the LSTM and each baseline.
+    assert len(meta["per_fold"]) == 3 * 5
+    assert {row["model"] for row in meta["per_fold"]} == set(models)
+    assert {row["theils_u"] for row in meta["per_fold"] if row["model"] == "naive"} == {1.0}
     for name in ("forecasts.csv", "folds.csv", "baselines.csv", "forecast.html"):
         assert (out / name).stat().st_size > 0
     assert "Theil's U" in result.stdout and "ridge" in result.stdout
