@@ -7,7 +7,6 @@ one-line notices (data fallbacks) and ``on_fold`` training progress.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +18,23 @@ from forecasting.walkforward import FoldCallback
 from .cache import ForecastCache
 from .config import DataConfig, RunConfig
 from .data import PriceData, default_cache_dir, load_prices
-from .files import atomic_write_text
+from .files import atomic_write_text, write_csv, write_json
 from .runfolder import FORMAT, package_versions, write_tables
 from .runner import RunResult, baseline_forecasts, forecasts_for, run, target_period
 
 Notify = Callable[[str], None]
 
 
+def load_ticker_data(config: DataConfig, *, notify: Notify | None = None, cache_dir: Path | None = None) -> PriceData:
+    """The prices of the config's ticker (or its --csv file)."""
+    csv = None if config.csv is None else Path(config.csv)
+    return load_prices(config.ticker, csv=csv, source=config.source, cache_dir=cache_dir, notify=notify)
+
+
 def load_run_data(config: DataConfig, *, notify: Notify | None = None,
                   cache_dir: Path | None = None) -> tuple[PriceData, PriceData]:  # fmt: skip
     """The prices and benchmark prices a data config names."""
-    prices = load_prices(config.ticker, csv=None if config.csv is None else Path(config.csv),
-                         source=config.source, cache_dir=cache_dir, notify=notify)  # fmt: skip
+    prices = load_ticker_data(config, notify=notify, cache_dir=cache_dir)
     bench_csv = None if config.benchmark_csv is None else Path(config.benchmark_csv)
     benchmark = load_prices(config.benchmark, csv=bench_csv, source=config.source,
                             cache_dir=cache_dir, notify=notify)  # fmt: skip
@@ -80,8 +84,7 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
 
     config = request.config
     cache_root = request.cache_dir or default_cache_dir()
-    prices = load_prices(config.data.ticker, csv=None if config.data.csv is None else Path(config.data.csv),
-                         source=config.data.source, cache_dir=cache_root, notify=notify)  # fmt: skip
+    prices = load_ticker_data(config.data, notify=notify, cache_dir=cache_root)
     first, last = target_period(config, prices)
     close = prices.frame["close"]
     cache = ForecastCache(cache_root / "forecasts") if request.use_cache else None
@@ -99,9 +102,9 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, frame in (("forecasts.csv", run.forecasts), ("folds.csv", run.folds), ("baselines.csv", run.baselines)):
-        atomic_write_text(out / name, frame.to_csv(index=False, float_format="%.17g", date_format="%Y-%m-%d"))
+        write_csv(frame, out / name, index=False)
         paths[name] = out / name
-    atomic_write_text(out / "metrics.json", json.dumps(run.meta, indent=2, default=_plain) + "\n")
+    write_json(out / "metrics.json", run.meta)
     atomic_write_text(out / "forecast.html", forecast_page(run))
     paths["metrics.json"], paths["forecast.html"] = out / "metrics.json", out / "forecast.html"
     return run.meta, paths
@@ -121,8 +124,3 @@ def walk_forward_metadata(config: RunConfig, prices: PriceData, forecasts: Any, 
         "versions": package_versions(),
     }  # fmt: skip
 
-
-def _plain(value: object) -> object:
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -95,6 +95,14 @@ WarmStart = Annotated[
 BatchSize = Annotated[int, typer.Option(help="Training batch size.")]
 LearningRate = Annotated[float, typer.Option(help="Adam learning rate.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Retrain even if cached forecasts exist.")]
+Threshold = Annotated[float, typer.Option(help="Predicted return needed to go long (and -threshold to exit).")]
+AllowShort = Annotated[bool, typer.Option("--allow-short", help="Go short below -threshold.")]
+Size = Annotated[float, typer.Option(help="Fraction of equity per position.")]
+Cash = Annotated[float, typer.Option(help="Starting cash.")]
+Commission = Annotated[float, typer.Option(help="Commission, fraction of traded value.")]
+Slippage = Annotated[float, typer.Option(help="Slippage, fraction of the fill price.")]
+Benchmark = Annotated[str, typer.Option(help="Benchmark ticker.")]
+BenchmarkCsv = Annotated[Path | None, typer.Option(help="Benchmark OHLCV CSV.")]
 
 
 @app.command("run")
@@ -118,16 +126,14 @@ def run_command(
     warm_start: WarmStart = _F.warm_start,
     batch_size: BatchSize = _F.batch_size,
     learning_rate: LearningRate = _F.learning_rate,
-    threshold: Annotated[
-        float, typer.Option(help="Predicted return needed to go long (and -threshold to exit).")
-    ] = _S.threshold,
-    allow_short: Annotated[bool, typer.Option("--allow-short", help="Go short below -threshold.")] = _S.allow_short,
-    size: Annotated[float, typer.Option(help="Fraction of equity per position.")] = _S.size,
-    cash: Annotated[float, typer.Option(help="Starting cash.")] = _B.cash,
-    commission: Annotated[float, typer.Option(help="Commission, fraction of traded value.")] = _B.commission,
-    slippage: Annotated[float, typer.Option(help="Slippage, fraction of the fill price.")] = _B.slippage,
-    benchmark: Annotated[str, typer.Option(help="Benchmark ticker.")] = "SPY",
-    benchmark_csv: Annotated[Path | None, typer.Option(help="Benchmark OHLCV CSV.")] = None,
+    threshold: Threshold = _S.threshold,
+    allow_short: AllowShort = _S.allow_short,
+    size: Size = _S.size,
+    cash: Cash = _B.cash,
+    commission: Commission = _B.commission,
+    slippage: Slippage = _B.slippage,
+    benchmark: Benchmark = "SPY",
+    benchmark_csv: BenchmarkCsv = None,
     no_cache: NoCache = False,
 ) -> None:
     """Forecast walk-forward, backtest STRATEGY on TICKER, write the run folder and report."""
@@ -191,12 +197,15 @@ def report_command(
 
 
 def _config(options: dict[str, Any]) -> RunConfig:
-    """A RunConfig from a command's options (those a command lacks keep their defaults)."""
+    """A RunConfig from a command's options (those a command lacks keep their defaults).
+
+    CSV paths are made absolute: a paper experiment reads them again from any folder.
+    """
     o = {**_DEFAULTS, **options}
     return RunConfig(
-        data=DataConfig(o["ticker"].upper(), None if o["csv"] is None else str(o["csv"]), o["source"],
+        data=DataConfig(o["ticker"].upper(), _absolute(o["csv"]), o["source"],
                         _date(o["start"], "--start"), _date(o["end"], "--end"), o["benchmark"].upper(),
-                        None if o["benchmark_csv"] is None else str(o["benchmark_csv"])),  # fmt: skip
+                        _absolute(o["benchmark_csv"])),  # fmt: skip
         forecast=forecast_config(**{k: o[k] for k in _FORECAST_KEYS}),
         strategy=StrategyConfig(o["strategy"], o["threshold"], o["allow_short"], o["size"]),
         broker=BrokerConfig(o["cash"], o["commission"], o["slippage"]),
@@ -205,9 +214,16 @@ def _config(options: dict[str, Any]) -> RunConfig:
 
 _FORECAST_KEYS = ("model", "lookback", "train_days", "retrain_every", "window", "epochs", "warm_epochs",
                   "warm_start", "batch_size", "learning_rate", "seed", "seeds")  # fmt: skip
-_DEFAULTS: dict[str, Any] = {"strategy": _S.name, "threshold": _S.threshold, "allow_short": _S.allow_short,
-                             "size": _S.size, "cash": _B.cash, "commission": _B.commission,
-                             "slippage": _B.slippage, "benchmark": "SPY", "benchmark_csv": None}  # fmt: skip
+def _absolute(path: Path | None) -> str | None:
+    return None if path is None else str(Path(path).resolve())
+
+
+_DEFAULTS: dict[str, Any] = {
+    **{key: getattr(_F, key) for key in _FORECAST_KEYS},
+    "start": None, "end": None, "strategy": _S.name, "threshold": _S.threshold, "allow_short": _S.allow_short,
+    "size": _S.size, "cash": _B.cash, "commission": _B.commission, "slippage": _B.slippage,
+    "benchmark": "SPY", "benchmark_csv": None,
+}  # fmt: skip
 
 
 def _notice(message: str) -> None:

@@ -17,7 +17,12 @@ from .cli import (
     _B,
     _F,
     _S,
+    AllowShort,
     BatchSize,
+    Benchmark,
+    BenchmarkCsv,
+    Cash,
+    Commission,
     Csv,
     Epochs,
     LearningRate,
@@ -26,17 +31,20 @@ from .cli import (
     RetrainEvery,
     Seed,
     Seeds,
+    Size,
+    Slippage,
     Source,
+    Threshold,
     TrainDays,
     WarmEpochs,
     WarmStart,
     Window,
+    _config,
     _date,
     _err,
     _notice,
     _out,
 )
-from .config import BrokerConfig, DataConfig, RunConfig, StrategyConfig, forecast_config
 
 if TYPE_CHECKING:
     from .paper import Advance, DayReport
@@ -53,8 +61,6 @@ paper_app = typer.Typer(
 
 Name = Annotated[str, typer.Argument(help="Experiment name (letters, digits, '.', '_', '-').")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-Threshold = Annotated[float, typer.Option(help="Predicted return needed to go long (and -threshold to exit).")]
-AllowShort = Annotated[bool, typer.Option("--allow-short", help="Go short below -threshold.")]
 
 
 @paper_app.command("start")
@@ -79,28 +85,17 @@ def start_command(
     learning_rate: LearningRate = _F.learning_rate,
     threshold: Threshold = _S.threshold,
     allow_short: AllowShort = _S.allow_short,
-    size: Annotated[float, typer.Option(help="Fraction of equity per position.")] = _S.size,
-    cash: Annotated[float, typer.Option(help="Starting cash.")] = _B.cash,
-    commission: Annotated[float, typer.Option(help="Commission, fraction of traded value.")] = _B.commission,
-    slippage: Annotated[float, typer.Option(help="Slippage, fraction of the fill price.")] = _B.slippage,
-    benchmark: Annotated[str, typer.Option(help="Benchmark ticker for the report.")] = "SPY",
-    benchmark_csv: Annotated[Path | None, typer.Option(help="Benchmark OHLCV CSV.")] = None,
+    size: Size = _S.size,
+    cash: Cash = _B.cash,
+    commission: Commission = _B.commission,
+    slippage: Slippage = _B.slippage,
+    benchmark: Benchmark = "SPY",
+    benchmark_csv: BenchmarkCsv = None,
 ) -> None:
     """Create experiment NAME: a paper account trading TICKER with these settings (a name that exists is refused)."""
     from . import paper
 
-    config = RunConfig(
-        data=DataConfig(ticker.upper(), None if csv is None else str(csv.resolve()), source,  # type: ignore[arg-type]
-                        benchmark=benchmark.upper(),
-                        benchmark_csv=None if benchmark_csv is None else str(benchmark_csv.resolve())),  # fmt: skip
-        forecast=forecast_config(
-            model=model, lookback=lookback, train_days=train_days, retrain_every=retrain_every, window=window,
-            epochs=epochs, warm_epochs=warm_epochs, warm_start=warm_start, batch_size=batch_size,
-            learning_rate=learning_rate, seed=seed, seeds=seeds,
-        ),  # fmt: skip
-        strategy=StrategyConfig(strategy, threshold, allow_short, size),
-        broker=BrokerConfig(cash, commission, slippage),
-    )
+    config = _config(locals())
     paper.start(name, config, notify=_notice)
     _say(f"created paper experiment {name}: {config.data.ticker} {strategy}, cash {cash:,.2f}, "
                f"in {paper.paper_dir()}")  # fmt: skip
@@ -267,12 +262,7 @@ def signal_command(
     from . import paper
     from .data import default_cache_dir, load_prices
 
-    config = RunConfig(
-        data=DataConfig(ticker.upper(), None if csv is None else str(csv), source),  # type: ignore[arg-type]
-        forecast=forecast_config(model=model, lookback=lookback, train_days=train_days, window=window, epochs=epochs,
-                           batch_size=batch_size, learning_rate=learning_rate, seed=seed, seeds=seeds),  # fmt: skip
-        strategy=StrategyConfig("lstm-strategy", threshold, allow_short),
-    )
+    config = _config(locals())
     prices = load_prices(config.data.ticker, csv=csv, source=config.data.source, cache_dir=default_cache_dir(),
                          notify=_notice)  # fmt: skip
     s = paper.latest_signal(config, prices)

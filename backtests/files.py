@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 
 def _umask() -> int:
@@ -33,3 +37,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Text version of :func:`atomic_write_bytes` (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_csv(frame: pd.DataFrame, path: Path, **kwargs: Any) -> None:
+    """A table as CSV, atomically: floats round-trip exactly (17 digits), dates as YYYY-MM-DD."""
+    atomic_write_text(path, frame.to_csv(float_format="%.17g", date_format="%Y-%m-%d", **kwargs))
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Indented JSON, atomically; NumPy scalars are written as plain numbers."""
+
+    def plain(item: object) -> object:
+        if hasattr(item, "item"):
+            return item.item()
+        raise TypeError(f"cannot serialise {type(item).__name__}")
+
+    atomic_write_text(path, json.dumps(value, indent=2, default=plain) + "\n")

@@ -47,7 +47,7 @@ from ._paperday import fit_fold, latest_signal, trade_day
 from .config import BrokerConfig, DataConfig, RunConfig, StrategyConfig
 from .data import PriceData, default_cache_dir, load_prices
 from .errors import ConfigError, DataError
-from .files import atomic_write_text
+from .files import write_csv
 
 __all__ = ["SUPPORTED", "Advance", "DayReport", "config_from_dict", "experiments", "latest_signal", "paper_dir",
            "replay", "start", "status", "step", "write_report"]  # fmt: skip
@@ -362,7 +362,7 @@ def write_report(name: str, out: Path, *, folder: Path | None = None, notify: No
     out, paths = Path(out), {}
     for table, frame in tables.items():
         paths[f"{table}.csv"] = out / f"{table}.csv"
-        atomic_write_text(paths[f"{table}.csv"], frame.to_csv(index=False, float_format="%.17g"))
+        write_csv(frame, paths[f"{table}.csv"], index=False)
     span = f"{equity.index[0]:%Y-%m-%d} to {equity.index[-1]:%Y-%m-%d}"
     title = f"{config.data.ticker} {config.strategy.name} paper {name} {span}"
     paths["report.html"] = write_tearsheet(equity.pct_change().iloc[1:], benchmark, out / "report.html", title=title)

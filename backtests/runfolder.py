@@ -14,12 +14,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .cache import code_version
 from .errors import DataError
-from .files import atomic_write_text
+from .files import write_csv, write_json
 
 FORMAT = 2
 KIND = "bt-lstm run"
@@ -80,16 +79,6 @@ def run_metadata(result: Any) -> dict[str, Any]:
     }
 
 
-def _csv(frame: pd.DataFrame, path: Path, **kwargs: Any) -> None:
-    atomic_write_text(path, frame.to_csv(float_format="%.17g", date_format="%Y-%m-%d", **kwargs))
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def write_tables(result: Any, out: Path) -> dict[str, Path]:
     """Write the run's CSV tables and run.json (last, so its presence marks a complete folder)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -98,12 +87,11 @@ def write_tables(result: Any, out: Path) -> dict[str, Path]:
               "trades.csv": result.strategy.fills}  # fmt: skip
     for name, table in tables.items():
         if table is not None:
-            _csv(table, out / name, index=False)
+            write_csv(table, out / name, index=False)
             paths[name] = out / name
-    _csv(result.returns, out / "returns.csv")
+    write_csv(result.returns, out / "returns.csv")
     paths["returns.csv"] = out / "returns.csv"
-    meta = json.dumps(run_metadata(result), indent=2, default=_json_default)
-    atomic_write_text(out / "run.json", meta + "\n")
+    write_json(out / "run.json", run_metadata(result))
     paths["run.json"] = out / "run.json"
     return paths
 
