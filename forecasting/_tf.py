@@ -50,3 +50,11 @@ def keras_module() -> ModuleType:
         tf.config.experimental.enable_op_determinism()
     _KERAS = keras
     return keras
+
+
+def tensorflow_module() -> ModuleType:
+    """TensorFlow itself, imported (quietly) by :func:`keras_module`."""
+    keras_module()
+    import tensorflow as tf
+
+    return tf

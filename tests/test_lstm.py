@@ -1,0 +1,66 @@
+"""The LSTM's own training loop: exact epoch counts, early stopping, and order that depends on the seed only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting import LSTMForecaster
+from forecasting.windows import windows_ending_at
+
+SMALL = {"units": (8, 8), "dense": 4, "batch_size": 32}
+
+
+@pytest.fixture(scope="module")
+def arrays(aapl: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Real AAPL windows: 200 training windows of 20 prices and the 10 windows after them."""
+    close = aapl["close"].loc["2020-01-01":].to_numpy(dtype=np.float64)
+    ends = np.arange(19, 219)
+    return windows_ending_at(close, ends, 20), close[ends + 1], windows_ending_at(close, np.arange(219, 229), 20)
+
+
+def test_without_early_stopping_every_epoch_runs(arrays) -> None:
+    x, y, _ = arrays
+    model = LSTMForecaster(**SMALL, epochs=4, early_stopping=False).fit(x, y)
+    assert model.fit_info() == {"epochs": 4.0}
+
+
+def test_early_stopping_keeps_the_best_epoch(arrays) -> None:
+    x, y, later = arrays
+    model = LSTMForecaster(**SMALL, epochs=30, patience=2, learning_rate=0.05).fit(x, y)
+    info = model.fit_info()
+    assert 1 <= info["epochs"] < 30  # a large step size overshoots soon, so patience ends the fit
+    n_val = round(len(x) * 0.1)
+    x_val = model._scaled(x[-n_val:])
+    y_val = np.log(y[-n_val:] / x[-n_val:, -1]) / model.scale_
+    # The kept weights are the best epoch's: their validation loss is the reported minimum.
+    assert model._val_loss(x_val, y_val.astype(np.float32)) == pytest.approx(info["val_loss"], rel=1e-6)
+    assert np.all(np.isfinite(model.predict(later)))
+
+
+def test_a_warm_refit_that_only_hurts_is_undone(arrays) -> None:
+    """The starting weights are an early-stopping candidate: a refit whose epoch raises the validation loss
+    (here an absurd step size, 0.9) leaves the model exactly as it was."""
+    x, y, later = arrays
+    model = LSTMForecaster(**SMALL, epochs=3, warm_epochs=1).fit(x, y)
+    before = model.predict(later)
+    model.learning_rate = 0.9
+    model.model_.optimizer.learning_rate.assign(0.9)
+    model.fit(x, y)
+    assert model.fit_info()["epochs"] == 1.0
+    np.testing.assert_array_equal(model.predict(later), before)
+
+
+def test_training_order_ignores_tensorflows_global_random_state(arrays) -> None:
+    """Shuffling comes from (seed, fit number) alone: other TensorFlow randomness in the process changes nothing."""
+    import tensorflow as tf
+
+    x, y, later = arrays
+    first = LSTMForecaster(**SMALL, epochs=2, seed=3).fit(x, y).predict(later)
+    tf.random.uniform([5])  # advance the global generator
+    np.random.seed(12345)
+    second = LSTMForecaster(**SMALL, epochs=2, seed=3).fit(x, y).predict(later)
+    other_seed = LSTMForecaster(**SMALL, epochs=2, seed=4).fit(x, y).predict(later)
+    assert first.tobytes() == second.tobytes()
+    assert not np.array_equal(first, other_seed)
