@@ -59,8 +59,8 @@ class ForecastConfig:
     def forecasters(self) -> list[Forecaster]:
         """The ensemble the walk-forward fits: one LSTM per seed (``seed``, ``seed + 10000``, ...).
 
-        Member seeds are spaced apart because an LSTM re-seeds with ``seed + fits``
-        at each fold. Deterministic baselines need no second member.
+        Each member's initial weights come from its seed and its shuffle order from
+        (seed, fold), so members differ. Deterministic baselines need no second member.
         """
         if self.model != "lstm":
             return [self.forecaster()]
