@@ -213,10 +213,11 @@ class LSTMForecaster(Forecaster):
         state = super()._get_state()
         model = state.pop("model_")
         if model is not None:
+            weights, optimizer = self._snapshot()
             state["keras"] = {
                 "steps": int(model.input_shape[1]),
-                "weights": model.get_weights(),
-                "optimizer": [np.array(v.numpy()) for v in model.optimizer.variables],
+                "weights": weights,
+                "optimizer": optimizer,
                 "initial_weights": self._initial_weights,
             }
         return state
@@ -229,10 +230,7 @@ class LSTMForecaster(Forecaster):
         if saved is None:
             return
         self._build(saved["steps"])
-        self.model_.set_weights(saved["weights"])
-        self._initial_weights = saved["initial_weights"]
-        optimizer = self.model_.optimizer
-        if len(optimizer.variables) != len(saved["optimizer"]):
+        if len(self.model_.optimizer.variables) != len(saved["optimizer"]):
             raise ValueError("the saved optimizer state does not fit this model.")
-        for var, value in zip(optimizer.variables, saved["optimizer"], strict=True):
-            var.assign(value)
+        self._restore((saved["weights"], saved["optimizer"]))
+        self._initial_weights = saved["initial_weights"]
