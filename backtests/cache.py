@@ -3,7 +3,8 @@
 A run that changes only strategy or broker settings reuses the forecasts
 instead of retraining. The key hashes the exact prices the walk-forward
 reads, every forecasting setting, the target period and a digest of the
-``forecasting`` package's source, so any change there retrains.
+``forecasting`` package's source (for a plugin: its distribution, version and code
+digest), so any change there retrains.
 """
 
 from __future__ import annotations
@@ -11,27 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
-import forecasting
-from forecasting import ForecastConfig, WalkForwardResult
-
-from .files import atomic_write_bytes
+from forecasting import ForecastConfig, WalkForwardResult, registry
+from reports.files import atomic_write_bytes
 
 _FORMAT = 1
 
 
-@cache
-def code_version() -> str:
-    """Digest of the forecasting package's source files."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(forecasting.__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def code_version(model: str = "lstm") -> str:
+    """Digest of the code that computes ``model``'s forecasts (the forecasting package for built-ins)."""
+    return registry.code_identity(model)["code"]
 
 
 def series_fingerprint(series: pd.Series) -> str:
@@ -44,7 +37,7 @@ def forecast_key(prices_fingerprint: str, config: ForecastConfig, first: pd.Time
     """The cache key of one walk-forward."""
     payload = {
         "format": _FORMAT,
-        "code": code_version(),
+        "code": registry.code_identity(config.model),  # distribution, version and code digest
         "prices": prices_fingerprint,
         "config": config.to_dict(),
         "first_target": f"{first:%Y-%m-%d}",

@@ -19,7 +19,7 @@ from .config import BrokerConfig
 FILL_COLUMNS = ["date", "action", "size", "price", "value", "commission"]
 
 
-class _Equity(bt.Analyzer):
+class EquityRecorder(bt.Analyzer):
     """Account value at each close."""
 
     def start(self) -> None:
@@ -29,7 +29,7 @@ class _Equity(bt.Analyzer):
         self.values.append((pd.Timestamp(self.data.datetime.date(0)), self.strategy.broker.getvalue()))
 
 
-class _Fills(bt.Analyzer):
+class FillRecorder(bt.Analyzer):
     """Every executed order: the trades table."""
 
     def start(self) -> None:
@@ -86,8 +86,8 @@ def run_backtest(
     cerebro = make_cerebro(broker)
     cerebro.adddata(ForecastData(dataname=frame))
     cerebro.addstrategy(strategy, **params)
-    cerebro.addanalyzer(_Equity, _name="equity")
-    cerebro.addanalyzer(_Fills, _name="fills")
+    cerebro.addanalyzer(EquityRecorder, _name="equity")
+    cerebro.addanalyzer(FillRecorder, _name="fills")
     (result,) = cerebro.run()
     dates, values = zip(*result.analyzers.equity.values, strict=True)
     equity = pd.Series(values, index=pd.DatetimeIndex(dates, name="date"), name="equity")

@@ -1,50 +1,23 @@
-"""The run folder: writing a run's tables and reading them back, checked.
+"""The run folder: a run's tables, run.json and report, written in the format ``reports.saved`` reads.
 
-``bt run`` writes it; ``bt report`` rebuilds the report from it without
-training. Reading validates every file, so a missing, truncated or foreign
-file is a one-line error naming it, and nothing is overwritten.
+``bt run`` writes it; ``bt report`` rebuilds the report from it without training.
 """
 
 from __future__ import annotations
 
-import json
 import platform
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from reports.files import atomic_write_text, write_csv, write_json
+from reports.saved import FORMAT, KIND, SavedRun
+
 from .cache import code_version
-from .errors import DataError
-from .files import write_csv, write_json
 
-FORMAT = 2
-KIND = "bt-lstm run"
 PACKAGES = ("backtrader", "tensorflow", "keras", "pandas", "numpy", "scikit-learn", "quantstats", "yfinance")
-_COLUMNS = {
-    "forecasts.csv": ["target_date", "origin_date", "forecast", "actual", "naive", "fold"],
-    "folds.csv": ["fold", "train_start", "train_end", "test_start", "test_end", "n_train", "epochs", "val_loss"],
-    "baselines.csv": ["target_date", "naive"],
-    "trades.csv": ["date", "action", "size", "price", "value", "commission"],
-    "returns.csv": ["date", "strategy", "buy_and_hold", "sma_cross", "benchmark"],
-}
-_DATES = {"forecasts.csv": ["target_date", "origin_date"], "baselines.csv": ["target_date"], "trades.csv": ["date"],
-          "returns.csv": ["date"], "folds.csv": ["train_start", "train_end", "test_start", "test_end"]}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SavedRun:
-    """A run folder read back: run.json's contents and each table (None where the run had none)."""
-
-    folder: Path
-    meta: dict[str, Any]
-    returns: pd.DataFrame
-    trades: pd.DataFrame
-    forecasts: pd.DataFrame | None
-    folds: pd.DataFrame | None
-    baselines: pd.DataFrame | None
 
 
 def package_versions() -> dict[str, str]:
@@ -72,7 +45,7 @@ def run_metadata(result: Any) -> dict[str, Any]:
         "data": describe(result.prices),
         "benchmark": describe(result.benchmark),
         "period": {"first_day": result.summary["first_day"], "last_day": result.summary["last_day"]},
-        "code_version": code_version(),
+        "code_version": code_version(result.config.forecast.model),
         "forecasts_from_cache": result.forecasts_from_cache,
         "versions": package_versions(),
         "summary": result.summary,
@@ -96,48 +69,50 @@ def write_tables(result: Any, out: Path) -> dict[str, Path]:
     return paths
 
 
-def _read_table(folder: Path, name: str) -> pd.DataFrame:
-    path = folder / name
-    try:
-        frame = pd.read_csv(path, parse_dates=_DATES[name], float_precision="round_trip")
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing; rerun `bt run` to recreate the run folder.") from None
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: unreadable ({' '.join(str(exc).split())[:120]}).") from None
-    missing = [c for c in _COLUMNS[name] if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: not a bt-lstm table (missing columns {', '.join(missing)}).")
-    for col in _DATES[name]:
-        if not pd.api.types.is_datetime64_any_dtype(frame[col]):
-            raise DataError(f"{path}: column {col} holds values that are not dates; the file is damaged.")
-    return frame
 
 
-def load_run(folder: Path) -> SavedRun:
-    """Read and check a run folder written by ``write_tables``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such run folder.")
-    meta_path = folder / "run.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{meta_path}: missing; {folder} is not a complete run folder.") from None
-    except (ValueError, UnicodeDecodeError):
-        raise DataError(f"{meta_path}: not valid JSON (truncated or damaged); rerun `bt run`.") from None
-    if not isinstance(meta, dict) or meta.get("kind") != KIND:
-        raise DataError(f"{meta_path}: not a bt-lstm run file.")
-    if meta.get("format") != FORMAT:
-        raise DataError(f"{meta_path}: written by another version (format {meta.get('format')}, "
-                        f"this version reads {FORMAT}); rerun `bt run`.")  # fmt: skip
-    returns = _read_table(folder, "returns.csv").set_index("date")
-    trades = _read_table(folder, "trades.csv")
-    has_forecasts = "forecast_rmse" in meta.get("summary", {})
-    forecasts, folds, baselines = (
-        (_read_table(folder, n) for n in ("forecasts.csv", "folds.csv", "baselines.csv"))
-        if has_forecasts else (None, None, None)
-    )  # fmt: skip
-    if forecasts is not None and len(forecasts) != len(returns):
-        raise DataError(f"{folder / 'forecasts.csv'}: {len(forecasts)} rows but returns.csv has "
-                        f"{len(returns)}; the folder is damaged, rerun `bt run`.")  # fmt: skip
-    return SavedRun(folder, meta, returns, trades, forecasts, folds, baselines)
+def write_run(result: Any, out: Path, *, report: bool = True) -> dict[str, Path]:
+    """The whole run folder: tables, run.json, then report.html and tearsheet.html."""
+    paths = write_tables(result, out)
+    if report:
+        from reports.build import build_report
+
+        paths["report.html"] = build_report(out)
+        paths["tearsheet.html"] = out / "tearsheet.html"
+    return paths
+
+
+def walk_forward_metadata(config: Any, prices: Any, forecasts: pd.DataFrame, cached: bool) -> dict[str, Any]:
+    """Provenance of a walk-forward: config, data, period, versions."""
+    return {
+        "kind": "bt-lstm walk-forward",
+        "format": FORMAT,
+        "config": config.to_dict(),
+        "data": {"ticker": prices.ticker, "source": prices.source, "fingerprint": prices.fingerprint,
+                 "first_date": f"{prices.first_date:%Y-%m-%d}", "last_date": f"{prices.last_date:%Y-%m-%d}"},
+        "period": {"first_day": f"{forecasts['target_date'].iloc[0]:%Y-%m-%d}",
+                   "last_day": f"{forecasts['target_date'].iloc[-1]:%Y-%m-%d}"},
+        "forecasts_from_cache": cached,
+        "versions": package_versions(),
+    }  # fmt: skip
+
+
+def write_walk_forward(run: SavedRun, out: Path) -> dict[str, Path]:
+    """``bt walk-forward``'s folder: forecasts, folds, baselines, metrics.json and forecast.html."""
+    from reports.page import forecast_page, metrics_frame, per_fold_frame
+
+    table = metrics_frame(run)
+    run.meta["metrics"] = table.reset_index().to_dict(orient="records")
+    per_fold = per_fold_frame(run)
+    for col in ("start", "end"):
+        per_fold[col] = per_fold[col].dt.strftime("%Y-%m-%d")
+    run.meta["per_fold"] = per_fold.to_dict(orient="records")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in (("forecasts.csv", run.forecasts), ("folds.csv", run.folds), ("baselines.csv", run.baselines)):
+        write_csv(frame, out / name, index=False)
+        paths[name] = out / name
+    write_json(out / "metrics.json", run.meta)
+    atomic_write_text(out / "forecast.html", forecast_page(run))
+    paths["metrics.json"], paths["forecast.html"] = out / "metrics.json", out / "forecast.html"
+    return paths

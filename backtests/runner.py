@@ -3,33 +3,46 @@
 ``run`` trains (or reuses cached) walk-forward forecasts and the baselines'
 forecasts, backtests the strategy, buy-and-hold and an SMA crossover, and
 takes the benchmark's returns, all over exactly the days that have
-out-of-sample forecasts. It reads no file but the forecast cache and writes
-nothing else; ``backtests.runfolder`` saves what it returns.
+out-of-sample forecasts. Given no prices it loads them from the config (so a
+worker needs nothing but the config); it reads no file but the prices and the
+forecast cache, and writes nothing else; ``RunResult.save`` writes the run folder.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from forecasting import WalkForwardResult, resolve_period, walk_forward
 from forecasting.walkforward import FoldCallback
-from reports.evaluation import forecast_metrics, strategy_psr
-from reports.metrics import performance, rmse
+from reports.evaluation import forecast_metrics, rmse, strategy_psr
+from reports.metrics import performance
 from strategies import registry
 from strategies.classic import BuyAndHold, SmaCross
 from strategies.feeds import attach_forecasts
 
 from .cache import ForecastCache, forecast_key, series_fingerprint
 from .config import RunConfig
-from .data import PriceData
+from .data import PriceData, benchmark_prices, benchmark_returns, default_cache_dir, ticker_prices
 from .engine import FILL_COLUMNS, BacktestResult, run_backtest
 from .errors import ConfigError, DataError
 
 BASELINES = ("naive", "drift", "moving-average", "ridge")
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Forecasts:
+    """A run's walk-forward forecasts, per-fold table, the baselines' forecasts, and whether they were cached."""
+
+    forecasts: pd.DataFrame
+    folds: pd.DataFrame
+    baselines: pd.DataFrame
+    from_cache: bool
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,12 @@ class RunResult:
     returns: pd.DataFrame
     summary: dict[str, Any]
     forecasts_from_cache: bool
+
+    def save(self, out: Path | str, *, report: bool = True) -> dict[str, Path]:
+        """Write the run folder (tables, run.json, and unless ``report=False`` report.html and tearsheet.html)."""
+        from .runfolder import write_run
+
+        return write_run(self, Path(out), report=report)
 
 
 def target_period(config: RunConfig, prices: PriceData) -> tuple[int, int]:
@@ -83,62 +102,64 @@ def baseline_forecasts(config: RunConfig, close: pd.Series, first: int, last: in
     """Every baseline's walk-forward on the same splitter and days (cheap: no network to train)."""
     columns: dict[str, Any] = {}
     for name in BASELINES:
-        cfg = dataclasses.replace(config.forecast, model=name, seeds=1)
+        cfg = config.forecast.replace(model=name, seeds=1)
         wf = walk_forward(close, cfg.forecaster(), cfg.splitter(), first_target=first, last_target=last)
         columns.setdefault("target_date", wf.forecasts["target_date"])
         columns[name] = wf.forecasts["forecast"]
     return pd.DataFrame(columns)
 
 
-def _benchmark_returns(benchmark: PriceData, dates: pd.DatetimeIndex) -> pd.Series:
-    close = benchmark.frame["close"]
-    if close.index[0] > dates[0] or close.index[-1] < dates[-1]:
-        raise DataError(
-            f"benchmark {benchmark.ticker} ({benchmark.source}) runs {close.index[0]:%Y-%m-%d} to "
-            f"{close.index[-1]:%Y-%m-%d} and does not cover {dates[0]:%Y-%m-%d} to "
-            f"{dates[-1]:%Y-%m-%d}; pass another --benchmark."
-        )
-    aligned = close.reindex(close.index.union(dates)).ffill().reindex(dates)
-    return aligned.pct_change().iloc[1:].rename(benchmark.ticker)
+def forecast(config: RunConfig, prices: PriceData, *, cache: ForecastCache | None = None,
+             on_fold: FoldCallback | None = None) -> Forecasts:  # fmt: skip
+    """The model's walk-forward over the config's period and the baselines' over the same days."""
+    first, last = target_period(config, prices)
+    close = prices.frame["close"]
+    wf, cached = forecasts_for(config, close, first, last, cache, on_fold)
+    return Forecasts(wf.forecasts, wf.folds, baseline_forecasts(config, close, first, last), cached)
+
+
+def default_cache() -> ForecastCache:
+    """The forecast cache under ``$BT_CACHE_DIR`` (default ``~/.cache/bt-lstm``)."""
+    return ForecastCache(default_cache_dir() / "forecasts")
 
 
 def run(
     config: RunConfig,
-    prices: PriceData,
-    benchmark: PriceData,
+    prices: PriceData | None = None,
+    benchmark: PriceData | None = None,
     *,
     cache: ForecastCache | None = None,
     on_fold: FoldCallback | None = None,
+    notify: Notify | None = None,
 ) -> RunResult:
-    """Forecast, backtest and summarise one run."""
+    """Forecast, backtest and summarise one run; prices not given are loaded from ``config.data``."""
     try:
         spec = registry.get(config.strategy.name)
     except KeyError as exc:
-        raise ConfigError(exc.args[0]) from None
+        raise ConfigError(f"{exc.args[0]} (see `bt strategies`)") from None
+    prices = prices or ticker_prices(config.data, notify=notify)
+    benchmark = benchmark or benchmark_prices(config.data, notify=notify)
     first, last = target_period(config, prices)
-    close = prices.frame["close"]
     frame = prices.frame.iloc[first - 1 : last + 1]
-    wf, cached, baselines = None, False, None
+    fc = None
     if spec.uses_forecast:
-        wf, cached = forecasts_for(config, close, first, last, cache, on_fold)
-        baselines = baseline_forecasts(config, close, first, last)
-        frame = attach_forecasts(prices.frame, wf.forecasts)
+        fc = forecast(config, prices, cache=cache, on_fold=on_fold)
+        frame = attach_forecasts(prices.frame, fc.forecasts)
     size = config.strategy.size
     strategy = run_backtest(frame, spec.load(), config.strategy.params_for(spec.uses_forecast), config.broker)
     hold = run_backtest(frame, BuyAndHold, {"size": size}, config.broker)
-    sma = _sma_cross(frame, size, config)
     returns = pd.DataFrame({
         "strategy": strategy.returns,
         "buy_and_hold": hold.returns,
-        "sma_cross": sma.returns,
-        "benchmark": _benchmark_returns(benchmark, frame.index),
+        "sma_cross": _sma_cross(frame, size, config).returns,
+        "benchmark": benchmark_returns(benchmark, frame.index),
     })  # fmt: skip
     returns.index.name = "date"
-    summary = summarise(returns, len(strategy.fills), None if wf is None else wf.forecasts)
-    if wf is not None:
-        summary["folds"] = len(wf.folds)
-    return RunResult(config, prices, benchmark, None if wf is None else wf.forecasts,
-                     None if wf is None else wf.folds, baselines, strategy, hold, returns, summary, cached)  # fmt: skip
+    summary = summarise(returns, len(strategy.fills), None if fc is None else fc.forecasts)
+    if fc is not None:
+        summary["folds"] = len(fc.folds)
+    return RunResult(config, prices, benchmark, fc and fc.forecasts, fc and fc.folds, fc and fc.baselines,
+                     strategy, hold, returns, summary, bool(fc and fc.from_cache))  # fmt: skip
 
 
 def _sma_cross(frame: pd.DataFrame, size: float, config: RunConfig) -> BacktestResult:

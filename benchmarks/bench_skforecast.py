@@ -39,8 +39,8 @@ import pandas as pd
 
 from backtests.data import load_prices
 from forecasting import ForecastConfig, LSTMForecaster, walk_forward
-from forecasting._tf import keras_module
-from forecasting.walkforward import _train_arrays
+from forecasting.tf_runtime import keras_module
+from forecasting.walkforward import train_arrays
 
 LOOKBACK, TRAIN_DAYS, RETRAIN_EVERY, EPOCHS, BATCH_SIZE, SEED = 60, 756, 21, 5, 64, 0
 INSTALL = 'pip install -e ".[bench]" && pip install --no-deps "skforecast==0.26.0"'
@@ -130,7 +130,7 @@ def _fold_arrays(close: pd.Series, days: int, config: ForecastConfig) -> list[tu
     """Each fold's training windows and targets, as the walk-forward builds them."""
     values = close.to_numpy(dtype=np.float64)
     folds = config.splitter().split(len(values), len(values) - days, len(values) - 1)
-    return [_train_arrays(values, fold, LOOKBACK) for fold in folds]
+    return [train_arrays(values, fold, LOOKBACK) for fold in folds]
 
 
 def run_bare_fit(close: pd.Series, days: int, config: ForecastConfig) -> Row:
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError as err:
         raise SystemExit(f"skforecast is missing ({err}): {INSTALL}") from None
     keras_module()  # TensorFlow's import is outside every timing
-    identical = ForecastConfig(epochs=EPOCHS, warm_start=False, early_stopping=False, seed=SEED)
+    identical = ForecastConfig(seed=SEED, params={"epochs": EPOCHS, "warm_start": False, "early_stopping": False})
     runs: dict[str, list[Row]] = {}
     for _ in range(args.repeat):
         with warnings.catch_warnings():

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from ._tf import keras_module, tensorflow_module
 from .base import Forecaster
+from .tf_runtime import keras_module, tensorflow_module
 
 
 def _check_positive_int(name: str, value: object) -> None:

@@ -73,10 +73,16 @@ class WalkForwardSplitter:
             )
         if not first_target <= last < n_obs:
             raise ValueError(f"no target days between positions {first_target} and {last}.")
-        folds = []
-        for number, test_start in enumerate(range(first_target, last + 1, self.retrain_every)):
-            origin = test_start - 1
-            start = 0 if self.window == "expanding" else origin - self.train_days + 1
-            test_end = min(test_start + self.retrain_every - 1, last)
-            folds.append(Fold(number, start, origin, test_start, test_end))
-        return folds
+        count = len(range(first_target, last + 1, self.retrain_every))
+        return [self.fold(number, first_target, last) for number in range(count)]
+
+    def fold(self, number: int, first_target: int, last_target: int) -> Fold:
+        """Fold ``number`` of a walk-forward whose first target day is ``first_target``.
+
+        Its test days end at ``last_target`` at the latest. Paper trading asks for one fold at
+        a time, so a step trains on exactly the window of ``bt run``'s fold of the same number.
+        """
+        test_start = first_target + number * self.retrain_every
+        origin = test_start - 1
+        start = 0 if self.window == "expanding" else origin - self.train_days + 1
+        return Fold(number, start, origin, test_start, min(test_start + self.retrain_every - 1, last_target))

@@ -50,15 +50,15 @@ def resolve_period(
     Raises ValueError with a message naming the option when the range is unusable.
     """
     if start is not None and end is not None and start > end:
-        raise ValueError(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}.")
+        raise ValueError(f"`start` {start:%Y-%m-%d} is after `end` {end:%Y-%m-%d}.")
     last = len(index) - 1 if end is None else int(index.searchsorted(end, side="right")) - 1
     if last < 0:
-        raise ValueError(f"--end {end:%Y-%m-%d} is before the first day of data ({index[0]:%Y-%m-%d}).")
+        raise ValueError(f"`end` {end:%Y-%m-%d} is before the first day of data ({index[0]:%Y-%m-%d}).")
     need = splitter.min_history
     if last < need:
         raise ValueError(
             f"the data has {last + 1} rows through {index[last]:%Y-%m-%d}; the model needs more than "
-            f"{need} (--train-days) before the first forecast. Use a longer history or lower --train-days."
+            f"{need} (`train_days`) before the first forecast. Use a longer history or lower `train_days`."
         )
     if start is None:
         first = max(int(index.searchsorted(index[last] - pd.DateOffset(years=default_years))), need)
@@ -66,20 +66,53 @@ def resolve_period(
         first = int(index.searchsorted(start))
     if first < need:
         raise ValueError(
-            f"--start {start:%Y-%m-%d} leaves only {first} trading days of data before it; the model "
-            f"needs {need} (--train-days). Pick a start on or after {index[need]:%Y-%m-%d} or lower --train-days."
+            f"`start` {start:%Y-%m-%d} leaves only {first} trading days of data before it; the model "
+            f"needs {need} (`train_days`). Pick a start on or after {index[need]:%Y-%m-%d} or lower `train_days`."
         )
     if first > last:
         raise ValueError(
-            f"no trading day to forecast between --start {start:%Y-%m-%d} and {index[last]:%Y-%m-%d}; "
-            f"widen --start/--end."
+            f"no trading day to forecast between `start` {start:%Y-%m-%d} and {index[last]:%Y-%m-%d}; "
+            f"widen `start`/`end`."
         )
     return first, last
 
 
-def _train_arrays(prices: np.ndarray, fold: Fold, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+def train_arrays(prices: np.ndarray, fold: Fold, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fold's training windows (ending ``train_start + lookback - 1 .. origin - 1``) and next-day targets."""
     ends = np.arange(fold.train_start + lookback - 1, fold.origin)
     return windows_ending_at(prices, ends, lookback), prices[ends + 1]
+
+
+def fit_fold(members: Sequence[Forecaster], prices: np.ndarray, fold: Fold, lookback: int) -> dict[str, float]:
+    """Fit every member on the fold's training window: what ``walk_forward`` and paper trading both do.
+
+    Returns the training samples, the members' mean epochs and validation loss, and seconds.
+    """
+    began = time.perf_counter()
+    x, y = train_arrays(prices, fold, lookback)
+    infos = [_fit_info(m.fit(x, y)) for m in members]
+    return {
+        "n_train": len(x),
+        "epochs": float(np.mean([i.get("epochs", 0.0) for i in infos])),
+        "val_loss": float(np.mean([i.get("val_loss", np.nan) for i in infos])),
+        "seconds": time.perf_counter() - began,
+    }
+
+
+def predict_members(members: Sequence[Forecaster], prices: np.ndarray, ends: np.ndarray, lookback: int) -> np.ndarray:
+    """Each member's forecasts (rows) for the days after positions ``ends``, from windows ending there."""
+    windows = windows_ending_at(prices, ends, lookback)
+    return np.array([np.asarray(m.predict(windows), dtype=np.float64).reshape(-1) for m in members])
+
+
+def fresh(forecaster: Forecaster) -> Forecaster:
+    """A new, unfitted copy with the same parameters (plugins need not write ``clone``)."""
+    return type(forecaster)(**forecaster.get_params())
+
+
+def _fit_info(model: Forecaster) -> dict[str, float]:
+    info = getattr(model, "fit_info", None)
+    return dict(info()) if callable(info) else {}
 
 
 def walk_forward(
@@ -103,7 +136,7 @@ def walk_forward(
     """
     values = prices.to_numpy(dtype=np.float64)[: last_target + 1]
     dates = prices.index[: last_target + 1]
-    members = [f.clone() for f in ([forecaster] if isinstance(forecaster, Forecaster) else forecaster)]
+    members = [fresh(f) for f in (list(forecaster) if isinstance(forecaster, list | tuple) else [forecaster])]
     if not members:
         raise ValueError("walk_forward needs at least one forecaster.")
     folds = splitter.split(len(values), first_target, last_target)
@@ -111,24 +144,16 @@ def walk_forward(
     if on_fold is not None:
         on_fold(0, len(folds), {})
     for fold in folds:
-        began = time.perf_counter()
-        x, y = _train_arrays(values, fold, splitter.lookback)
+        info = fit_fold(members, values, fold, splitter.lookback)
         targets = np.arange(fold.test_start, fold.test_end + 1)
-        windows = windows_ending_at(values, targets - 1, splitter.lookback)
-        predicted, infos = [], []
-        for model in members:
-            predicted.append(model.fit(x, y).predict(windows))
-            infos.append(model.fit_info())
+        predicted = predict_members(members, values, targets - 1, splitter.lookback)
         fold_row = {
             "fold": fold.number,
             "train_start": dates[fold.train_start],
             "train_end": dates[fold.origin],
             "test_start": dates[fold.test_start],
             "test_end": dates[fold.test_end],
-            "n_train": len(x),
-            "epochs": float(np.mean([i.get("epochs", 0.0) for i in infos])),
-            "val_loss": float(np.mean([i.get("val_loss", np.nan) for i in infos])),
-            "seconds": time.perf_counter() - began,
+            **info,
         }
         fold_rows.append(fold_row)
         table = pd.DataFrame({

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backtests.files import atomic_write_text
-from backtests.runfolder import load_run
-
+from .files import atomic_write_text
 from .page import run_page
+from .saved import load_run
 from .tearsheet import write_tearsheet
 
 

@@ -46,12 +46,6 @@ def max_drawdown(returns: pd.Series) -> float:
     return float((equity / peaks - 1.0).min())
 
 
-def rmse(forecast: pd.Series, actual: pd.Series) -> float:
-    """Root mean squared error."""
-    err = np.asarray(forecast, float) - np.asarray(actual, float)
-    return float(np.sqrt(np.mean(err**2)))
-
-
 def performance(returns: pd.Series) -> dict[str, float]:
     """The four headline figures of a return series."""
     return {

@@ -1,6 +1,6 @@
 """The run's one-page HTML report: headline, forecasts, errors, folds, equity, tearsheet, provenance.
 
-Built only from a saved run folder (``backtests.runfolder.SavedRun``), so
+Built only from a saved run folder (``reports.saved.SavedRun``), so
 ``bt run`` and ``bt report`` produce the same page. Everything is inline
 (charts as PNG data URIs, CSS in the page), so it opens offline.
 """

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests.files import atomic_write_text
+from .files import atomic_write_text
 
 
 def _quiet_matplotlib() -> None:

@@ -10,22 +10,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from forecasting import ForecastConfig
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-BUNDLED = Path(__file__).resolve().parents[1] / "backtests" / "data"
+BUNDLED = Path(__file__).resolve().parents[1] / "backtests" / "data" / "bundled"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # Small enough to train in seconds, same code path as the default model.
-TINY_FORECAST = {
-    "lookback": 10,
-    "train_days": 80,
-    "retrain_every": 10,
-    "units": (8, 8),
-    "dense": 4,
-    "epochs": 3,
-    "warm_epochs": 1,
-    "batch_size": 32,
-}
+TINY_GEOMETRY = {"lookback": 10, "train_days": 80, "retrain_every": 10}
+TINY_LSTM = {"units": (8, 8), "dense": 4, "epochs": 3, "warm_epochs": 1, "batch_size": 32}
+
+
+def tiny_forecast(model: str = "lstm", **params: object) -> ForecastConfig:
+    """A tiny walk-forward geometry; for the LSTM a tiny network too (``params`` override its settings)."""
+    return ForecastConfig(model=model, **TINY_GEOMETRY, params={**(TINY_LSTM if model == "lstm" else {}), **params})
 
 
 @pytest.fixture(scope="session")

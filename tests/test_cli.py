@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from backtests.cli import app
 
+from .conftest import BUNDLED, bt, yahoo_resolves
 from .conftest import TINY_CLI as TINY
-from .conftest import bt, yahoo_resolves
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *parts: str) -> None:
@@ -87,7 +87,7 @@ def test_same_seed_gives_byte_identical_forecasts(tiny_run, tmp_path: Path) -> N
         (["run", "lstm-strategy", "AAPL", "--start", "2024-01-01", "--end", "2023-01-01"], ["--start", "after"]),
         (["run", "momentum", "AAPL"], ["unknown strategy 'momentum'", "bt strategies"]),
         (["run", "lstm-strategy", "AAPL", "--start", "2024-13-01"], ["--start", "YYYY-MM-DD"]),
-        (["run", "lstm-strategy", "AAPL", "--start", "2004-06-01"], ["--train-days", "2007"]),
+        (["run", "lstm-strategy", "AAPL", "--start", "2004-06-01"], ["train_days", "2007"]),
         (["run", "lstm-strategy", "AAPL", "--commission", "0.5"], ["--commission"]),
         (["run", "lstm-strategy", "AAPL", "--model", "prophet"], ["unknown model 'prophet'"]),
         (["run", "lstm-strategy", "AAPL", "--window", "sliding"], ["`window`", "sliding"]),
@@ -110,7 +110,7 @@ def test_malformed_csv_is_refused_and_nothing_written(tmp_path: Path) -> None:
 
 
 def test_csv_too_short_for_the_model(tmp_path: Path) -> None:
-    lines = (Path(__file__).resolve().parents[1] / "backtests" / "data" / "AAPL.csv").read_text().splitlines()
+    lines = (BUNDLED / "AAPL.csv").read_text().splitlines()
     short = tmp_path / "short.csv"
     short.write_text("\n".join(lines[:301]) + "\n")
     assert_one_line_error(bt("run", "lstm-strategy", "SHORT", "--csv", str(short)), "short.csv", "--train-days")

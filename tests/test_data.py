@@ -538,7 +538,7 @@ def test_yahoo_downloader_returns_yfinance_frame(monkeypatch: pytest.MonkeyPatch
 def test_yahoo_downloader_gives_up_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     import yfinance
 
-    from backtests import _yahoo
+    from backtests.data import yahoo as _yahoo
 
     monkeypatch.setattr(FakeTicker, "sleep", 1.0)
     monkeypatch.setattr(yfinance, "Ticker", FakeTicker)

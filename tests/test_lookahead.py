@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecasting import ForecastConfig, walk_forward
+from forecasting import walk_forward
 
-from .conftest import TINY_FORECAST
+from .conftest import tiny_forecast
 
 FIRST, LAST = 100, 139  # 40 target days, 4 folds of 10
 
@@ -26,7 +26,7 @@ def close(aapl: pd.DataFrame) -> pd.Series:
 
 
 def _forecasts(close: pd.Series, model: str, last: int) -> pd.DataFrame:
-    cfg = ForecastConfig(model=model, **TINY_FORECAST)
+    cfg = tiny_forecast(model)
     result = walk_forward(close, cfg.forecaster(), cfg.splitter(), first_target=FIRST, last_target=last)
     return result.forecasts
 

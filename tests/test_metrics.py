@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from reports.metrics import cagr, max_drawdown, performance, rmse, sharpe, total_return
+from reports.evaluation import rmse
+from reports.metrics import cagr, max_drawdown, performance, sharpe, total_return
 
 
 def test_total_return_compounds() -> None:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from backtests.cli import app
 
-from .conftest import TINY_FORECAST
+from .conftest import tiny_forecast
 
 LSTM = ["--source", "bundled", "--train-days", "250", "--lookback", "10", "--epochs", "3", "--retrain-every", "5",
         "--batch-size", "32", "--allow-short"]  # fmt: skip
@@ -142,16 +142,16 @@ def check_invariants(folder: Path, name: str) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("warm_start", [True, False])
 def test_saved_lstm_continues_the_walk_forward_byte_identically(aapl: pd.DataFrame, warm_start: bool) -> None:
-    from forecasting import ForecastConfig, Forecaster
+    from forecasting import Forecaster
     from forecasting.splitter import Fold
-    from forecasting.walkforward import _train_arrays
+    from forecasting.walkforward import train_arrays
     from forecasting.windows import windows_ending_at
 
-    config = ForecastConfig(**TINY_FORECAST, warm_start=warm_start)
+    config = tiny_forecast(warm_start=warm_start)
     close = aapl["close"].to_numpy()
 
     def fold(p: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-        train = _train_arrays(close, Fold(0, p - config.train_days + 1, p, p + 1, p + 10), config.lookback)
+        train = train_arrays(close, Fold(0, p - config.train_days + 1, p, p + 1, p + 10), config.lookback)
         return train, windows_ending_at(close, np.arange(p, p + 10), config.lookback)
 
     p = len(close) - 40
@@ -295,7 +295,7 @@ def test_concurrent_steps_apply_once(paper_folder: Path) -> None:
 
 
 def test_a_held_lock_refuses_and_constraints_forbid_duplicates(paper_folder: Path) -> None:
-    from backtests._ledger import experiment_lock
+    from backtests.paper.ledger import experiment_lock
 
     assert invoke("paper", "start", "locked", "--ticker", "AAPL", *RIDGE)[0] == 0
     assert invoke("paper", "replay", "locked", "--start", "2026-06-01", "--end", "2026-06-10")[0] == 0
@@ -367,7 +367,7 @@ def test_start_status_list_report(paper_folder: Path, tmp_path: Path) -> None:
     from backtests.engine import run_backtest
     from strategies.classic import BuyAndHold
 
-    msft = pd.read_csv(Path(__file__).parents[1] / "backtests" / "data" / "MSFT.csv", parse_dates=["date"],
+    msft = pd.read_csv(Path(__file__).parents[1] / "backtests" / "data" / "bundled" / "MSFT.csv", parse_dates=["date"],
                        index_col="date").loc["2024-12-31":"2025-03-31"]  # fmt: skip
     backtest = run_backtest(msft, BuyAndHold, {"size": 0.95}, BrokerConfig())
     assert list(tables(paper_folder, "bh")["days"]["equity"]) == list(backtest.equity)

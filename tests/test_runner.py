@@ -53,12 +53,12 @@ def test_returns_cover_exactly_the_forecast_days() -> None:
 @pytest.mark.parametrize(
     ("make", "fragment"),
     [
-        (lambda: BrokerConfig(cash=-1), "--cash"),
-        (lambda: StrategyConfig(size=1.5), "--size"),
-        (lambda: StrategyConfig(threshold=-0.1), "--threshold"),
-        (lambda: DataConfig("AAPL", start=dt.date(2024, 1, 2), end=dt.date(2023, 1, 2)), "after --end"),
+        (lambda: BrokerConfig(cash=-1), "`cash`"),
+        (lambda: StrategyConfig(size=1.5), "`size`"),
+        (lambda: StrategyConfig(threshold=-0.1), "`threshold`"),
+        (lambda: DataConfig("AAPL", start=dt.date(2024, 1, 2), end=dt.date(2023, 1, 2)), "after `end`"),
         (lambda: forecast_config(seeds=0), "`seeds`"),
-        (lambda: forecast_config(learning_rate=2.0), "`learning_rate`"),
+        (lambda: forecast_config(params={"learning_rate": 2.0}), "`learning_rate`"),
     ],
 )
 def test_invalid_config_values_are_config_errors(make, fragment: str) -> None:

@@ -1,7 +1,8 @@
-"""Terminal presentation for the CLI: progress over folds and the summary table."""
+"""Terminal presentation for the CLI: the two consoles, one-line notices and errors, progress, tables."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,8 +10,28 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def say(text: str) -> None:
+    """One line of output; user text (names, paths) is never read as rich markup."""
+    out.print(text, soft_wrap=True, markup=False)
+
+
+def notice(message: str) -> None:
+    """A one-line notice on stderr (data fallbacks and the like)."""
+    err.print(escape(message), soft_wrap=True)
+
+
+def fail(message: str, code: int) -> None:
+    """Print ``error: MESSAGE`` on one line of stderr and exit with ``code``."""
+    err.print(f"[red]error:[/red] {escape(' '.join(message.split()))}", soft_wrap=True)
+    sys.exit(code)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, NetworkError
+from ..errors import DataError, NetworkError
 
 _TIMEOUT_S = 10
 # yfinance's cookie and crumb requests ignore `timeout` (one waits 30 s), so on a network

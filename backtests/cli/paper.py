@@ -1,7 +1,7 @@
 """``bt paper ...`` and ``bt signal``: thin typer commands over ``backtests.paper``.
 
-Registered at the end of ``backtests.cli`` (import this module through it). The paper
-library, backtrader and TensorFlow are imported inside the commands, so help stays instant.
+The paper library, backtrader and TensorFlow are imported inside the commands, so help
+stays instant. ``bt paper start`` takes its data from Yahoo (through the cache) by default.
 """
 
 from __future__ import annotations
@@ -13,21 +13,22 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .cli import (
-    _B,
-    _F,
-    _S,
+from . import console
+from .console import say as _say
+from .options import (
     AllowShort,
     BatchSize,
     Benchmark,
     BenchmarkCsv,
     Cash,
     Commission,
+    Config,
     Csv,
     Epochs,
     LearningRate,
     Lookback,
     Model,
+    Param,
     RetrainEvery,
     Seed,
     Seeds,
@@ -39,20 +40,12 @@ from .cli import (
     WarmEpochs,
     WarmStart,
     Window,
-    _config,
-    _date,
-    _err,
-    _notice,
-    _out,
-)
+    build,
+    parse_date,
+)  # fmt: skip
 
 if TYPE_CHECKING:
-    from .paper import Advance, DayReport
-
-def _say(text: str) -> None:
-    """One line of output; user text (names, paths) is never read as rich markup."""
-    _out.print(text, soft_wrap=True, markup=False)
-
+    from ..paper import Advance, DayReport
 
 paper_app = typer.Typer(
     help="Paper trading: a simulated account stepped day by day with the backtest's own logic.",
@@ -63,42 +56,32 @@ Name = Annotated[str, typer.Argument(help="Experiment name (letters, digits, '.'
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
+PAPER_DEFAULTS = {"data": {"source": "yahoo"}}
+
+
 @paper_app.command("start")
 def start_command(
     name: Name,
-    ticker: Annotated[str, typer.Option(help="Ticker, e.g. AAPL.")],
-    strategy: Annotated[str, typer.Option(help="lstm-strategy or buy-and-hold.")] = "lstm-strategy",
-    csv: Csv = None,
-    source: Annotated[str, typer.Option(help="yahoo (fresh data; offline: cache, then bundled), auto, bundled.")]
-    = "yahoo",
-    model: Model = _F.model,
-    seed: Seed = _F.seed,
-    seeds: Seeds = _F.seeds,
-    lookback: Lookback = _F.lookback,
-    train_days: TrainDays = _F.train_days,
-    retrain_every: RetrainEvery = _F.retrain_every,
-    window: Window = _F.window,
-    epochs: Epochs = _F.epochs,
-    warm_epochs: WarmEpochs = _F.warm_epochs,
-    warm_start: WarmStart = _F.warm_start,
-    batch_size: BatchSize = _F.batch_size,
-    learning_rate: LearningRate = _F.learning_rate,
-    threshold: Threshold = _S.threshold,
-    allow_short: AllowShort = _S.allow_short,
-    size: Size = _S.size,
-    cash: Cash = _B.cash,
-    commission: Commission = _B.commission,
-    slippage: Slippage = _B.slippage,
-    benchmark: Benchmark = "SPY",
+    ticker: Annotated[str | None, typer.Option(help="Ticker, e.g. AAPL. [or [data] ticker]")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
+    = None,
+    config: Config = None, csv: Csv = None,
+    source: Annotated[str | None, typer.Option(help="yahoo (fresh data; offline: cache, then bundled), auto, bundled. "
+                                                    "[default: yahoo]")] = None,
+    model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
+    train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
+    warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
+    learning_rate: LearningRate = None, threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None,
+    cash: Cash = None, commission: Commission = None, slippage: Slippage = None, benchmark: Benchmark = None,
     benchmark_csv: BenchmarkCsv = None,
-) -> None:
+) -> None:  # fmt: skip
     """Create experiment NAME: a paper account trading TICKER with these settings (a name that exists is refused)."""
-    from . import paper
+    from .. import paper
 
-    config = _config(locals())
-    paper.start(name, config, notify=_notice)
-    _say(f"created paper experiment {name}: {config.data.ticker} {strategy}, cash {cash:,.2f}, "
-               f"in {paper.paper_dir()}")  # fmt: skip
+    run_config = build(locals(), defaults=PAPER_DEFAULTS).config
+    paper.start(name, run_config, notify=console.notice)
+    _say(f"created paper experiment {name}: {run_config.data.ticker} {run_config.strategy.name}, "
+         f"cash {run_config.broker.cash:,.2f}, in {paper.paper_dir()}")  # fmt: skip
     _say(f"next: bt paper step {name}   or   bt paper replay {name} --start YYYY-MM-DD")
 
 
@@ -111,7 +94,7 @@ def step_command(
     """Advance NAME through one trading day: fill yesterday's order at the open, retrain if due, decide."""
     from . import paper
 
-    result = paper.step(name, date=_date(date, "--date"), notify=_notice,
+    result = paper.step(name, date=parse_date(date, "--date"), notify=console.notice,
                         on_day=lambda done, total, report: _print_day(report))  # fmt: skip
     if not result.days:
         _nothing(name, result)
@@ -127,7 +110,8 @@ def replay_command(
     from . import paper
 
     progress = Progress(TextColumn("replaying days"), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"),
-                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=_err)  # fmt: skip
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                        console=console.err)  # fmt: skip
     task = progress.add_task("days", total=None)
 
     def on_day(done: int, total: int, report: DayReport) -> None:
@@ -136,8 +120,8 @@ def replay_command(
         progress.update(task, total=total, completed=done)
 
     try:
-        result = paper.replay(name, start=_date(start, "--start"), end=_date(end, "--end"), notify=_notice,
-                              on_day=on_day)  # fmt: skip
+        result = paper.replay(name, start=parse_date(start, "--start"), end=parse_date(end, "--end"),
+                              notify=console.notice, on_day=on_day)  # fmt: skip
     finally:
         progress.stop()
     if not result.days:
@@ -193,7 +177,7 @@ def status_command(name: Name, as_json: Json = False) -> None:
 
     info = paper.status(name)
     if as_json:
-        _out.print_json(json.dumps(info, default=str))
+        console.out.print_json(json.dumps(info, default=str))
         return
     _say(f"{info['name']}: {info['ticker']} {info['strategy']} ({info['model']}), {info['days']} days stepped"
                + (f" through {info['last_date']}" if info["last_date"] else ""))  # fmt: skip
@@ -236,42 +220,36 @@ def report_command(
     from . import paper
 
     folder = out or Path("runs") / f"paper-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    paths = paper.write_report(name, folder, notify=_notice)
+    paths = paper.write_report(name, folder, notify=console.notice)
     _say(f"report: {paths['report.html']}")
     _say(f"orders: {paths['orders.csv']}  fills: {paths['fills.csv']}")
 
 
 def signal_command(
-    ticker: Annotated[str, typer.Argument(help="Ticker, e.g. AAPL.")],
+    ticker: Annotated[str | None, typer.Argument(help="Ticker, e.g. AAPL. [or [data] ticker]")] = None,
     as_json: Json = False,
-    csv: Csv = None,
-    source: Source = "auto",
-    model: Model = _F.model,
-    seed: Seed = _F.seed,
-    seeds: Seeds = _F.seeds,
-    lookback: Lookback = _F.lookback,
-    train_days: TrainDays = _F.train_days,
-    window: Window = _F.window,
-    epochs: Epochs = _F.epochs,
-    batch_size: BatchSize = _F.batch_size,
-    learning_rate: LearningRate = _F.learning_rate,
-    threshold: Threshold = _S.threshold,
-    allow_short: AllowShort = _S.allow_short,
-) -> None:
-    """The latest forecast for TICKER and the action it implies for the next trading day."""
-    from . import paper
-    from .data import default_cache_dir, load_prices
+    position: Annotated[str, typer.Option(help="What you hold now: flat, long or short.")] = "flat",
+    strategy: Annotated[str | None, typer.Option(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
+    = None,
+    config: Config = None, csv: Csv = None, source: Source = None, model: Model = None, param: Param = None,
+    seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None,
+    window: Window = None, epochs: Epochs = None, batch_size: BatchSize = None, learning_rate: LearningRate = None,
+    threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None, cash: Cash = None,
+) -> None:  # fmt: skip
+    """The latest forecast for TICKER and the order the strategy places for the next trading day."""
+    from .. import paper
+    from ..data import ticker_prices
 
-    config = _config(locals())
-    prices = load_prices(config.data.ticker, csv=csv, source=config.data.source, cache_dir=default_cache_dir(),
-                         notify=_notice)  # fmt: skip
-    s = paper.latest_signal(config, prices)
+    run_config = build(locals()).config
+    prices = ticker_prices(run_config.data, notify=console.notice)
+    s = paper.latest_signal(run_config, prices, holding=position)
     if as_json:
-        _out.print_json(json.dumps(s))
+        console.out.print_json(json.dumps(s))
         return
-    _say(f"{s['ticker']}: {s['action'].upper()} for the next trading day after {s['data_through']} "
-               f"(position {s['position']})")  # fmt: skip
-    _say(f"  forecast {s['forecast']:,.4f} vs close {s['close']:,.4f}: {s['predicted_return']:+.3%} "
-               f"(threshold {s['threshold']:.3%})")  # fmt: skip
-    _say(f"  {s['model']} model trained on {s['train_start']} to {s['train_end']} ({s['n_train']} samples); "
-               f"data: {s['source']}")  # fmt: skip
+    _say(f"{s['ticker']} {s['strategy']}: {s['action'].upper()} at the next open after {s['data_through']} "
+         f"(holding {s['holding']}, then {s['position']})")  # fmt: skip
+    if s["forecast"] is not None:
+        _say(f"  forecast {s['forecast']:,.4f} vs close {s['close']:,.4f}: {s['predicted_return']:+.3%} "
+             f"(threshold {s['threshold']:.3%})")  # fmt: skip
+        _say(f"  {s['model']} model trained on {s['train_start']} to {s['train_end']} ({s['n_train']} samples); "
+             f"data: {s['source']}")  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from forecasting import ForecastConfig
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DataSource = Literal["auto", "bundled", "yahoo"]
 
@@ -33,9 +33,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.start > self.end:
-            raise ConfigError(f"--start {self.start} is after --end {self.end}; swap them.")
+            raise ConfigError(f"`start` {self.start} is after `end` {self.end}; swap them.")
         if self.source not in ("auto", "bundled", "yahoo"):
-            raise ConfigError(f"--source must be auto, bundled or yahoo. Got {self.source!r}.")
+            raise ConfigError(f"`source` must be auto, bundled or yahoo. Got {self.source!r}.")
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ class BrokerConfig:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cash) and self.cash > 0):
-            raise ConfigError(f"--cash must be a positive amount. Got {self.cash}.")
+            raise ConfigError(f"`cash` must be a positive amount. Got {self.cash}.")
         for name in ("commission", "slippage"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 <= value < 0.1):
-                raise ConfigError(f"--{name} must be a fraction in [0, 0.1). Got {value}.")
+                raise ConfigError(f"`{name}` must be a fraction in [0, 0.1). Got {value}.")
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ class StrategyConfig:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.threshold) and 0 <= self.threshold < 1):
-            raise ConfigError(f"--threshold must be in [0, 1). Got {self.threshold}.")
+            raise ConfigError(f"`threshold` must be in [0, 1). Got {self.threshold}.")
         if not 0 < self.size <= 1:
-            raise ConfigError(f"--size must be a fraction of equity in (0, 1]. Got {self.size}.")
+            raise ConfigError(f"`size` must be a fraction of equity in (0, 1]. Got {self.size}.")
 
     def params_for(self, uses_forecast: bool) -> dict[str, Any]:
         """The backtrader params this config gives a strategy."""
@@ -94,6 +94,18 @@ class RunConfig:
             value = out["data"][key]
             out["data"][key] = value.isoformat() if value else None
         return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """The config ``to_dict`` wrote (run.json, a paper ledger), old layouts included; ConfigError if unusable."""
+        try:
+            data = dict(values["data"])
+            for key in ("start", "end"):
+                data[key] = dt.date.fromisoformat(data[key]) if data.get(key) else None
+            return cls(DataConfig(**data), ForecastConfig.from_dict(values["forecast"]),
+                       StrategyConfig(**values["strategy"]), BrokerConfig(**values["broker"]))  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the saved config cannot be read ({exc}).") from None
 
 
 def forecast_config(**values: Any) -> ForecastConfig:

@@ -20,15 +20,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._yahoo import Downloader, refresh_prices, yahoo_downloader
-from .errors import ConfigError, DataError, NetworkError
-from .files import atomic_write_text
+from reports.files import atomic_write_text
+
+from ..errors import ConfigError, DataError, NetworkError
+from .yahoo import Downloader, refresh_prices, yahoo_downloader
 
 __all__ = ["BUNDLED_DIR", "PRICE_COLUMNS", "Downloader", "PriceData", "bundled_tickers", "default_cache_dir",
            "load_prices", "read_price_csv", "require_rows", "validate_prices",
            "yahoo_downloader"]  # fmt: skip
 
-BUNDLED_DIR: Path = Path(__file__).parent / "data"
+BUNDLED_DIR: Path = Path(__file__).parent / "bundled"
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 Notify = Callable[[str], None]

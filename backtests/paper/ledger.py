@@ -31,8 +31,9 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import BtError
-from .files import atomic_write_bytes
+from reports.files import atomic_write_bytes
+
+from ..errors import BtError
 
 APPLICATION_ID = 0x62744C50  # "btLP", in the SQLite header: tells our database from any other
 SCHEMA_VERSION = 1
@@ -155,6 +156,14 @@ class StepRecord:
     forecast: float | None = None
     model_version: int | None = None
     model: dict[str, Any] | None = None  # a new version's row, when the step retrained
+
+
+def paper_dir() -> Path:
+    """$BT_PAPER_DIR, else $XDG_DATA_HOME/bt-lstm/paper, else ~/.local/share/bt-lstm/paper."""
+    if os.environ.get("BT_PAPER_DIR"):
+        return Path(os.environ["BT_PAPER_DIR"]).expanduser()
+    xdg = Path(os.environ.get("XDG_DATA_HOME", ""))
+    return (xdg if xdg.is_absolute() else Path.home() / ".local" / "share") / "bt-lstm" / "paper"
 
 
 def _iso(date: pd.Timestamp) -> str:

@@ -1,0 +1,70 @@
+"""What ``bt run`` and ``bt walk-forward`` do, as library calls: load, compute, write the folder.
+
+Everything here is usable from Python without the CLI; ``notify`` receives one-line
+notices (data fallbacks) and ``on_fold`` training progress.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forecasting.walkforward import FoldCallback
+from reports.saved import SavedRun
+
+from .cache import ForecastCache
+from .config import RunConfig
+from .data import benchmark_prices, default_cache_dir, ticker_prices
+from .runfolder import walk_forward_metadata, write_walk_forward
+from .runner import RunResult, forecast, run
+
+Notify = Callable[[str], None]
+
+
+def default_run_folder(config: RunConfig, now: dt.datetime | None = None, kind: str | None = None) -> Path:
+    """``runs/TICKER-STRATEGY-YYYYmmdd-HHMMSS``: a new folder, so no earlier run is overwritten."""
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.data.ticker}-{kind or config.strategy.name}-{stamp}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A config plus where to write and whether to use the forecast cache."""
+
+    config: RunConfig
+    out: Path | None = None
+    use_cache: bool = True
+    cache_dir: Path | None = None
+
+    def cache(self) -> ForecastCache | None:
+        """The forecast cache this request reads and writes, or None with ``use_cache=False``."""
+        return ForecastCache((self.cache_dir or default_cache_dir()) / "forecasts") if self.use_cache else None
+
+
+def run_and_write(request: RunRequest, *, notify: Notify | None = None,
+                  on_fold: FoldCallback | None = None) -> tuple[RunResult, dict[str, Path]]:  # fmt: skip
+    """Load data, run, and write the run folder; returns the result and the files written."""
+    data = request.config.data
+    prices = ticker_prices(data, cache_dir=request.cache_dir, notify=notify)
+    benchmark = benchmark_prices(data, cache_dir=request.cache_dir, notify=notify)
+    result = run(request.config, prices, benchmark, cache=request.cache(), on_fold=on_fold)
+    return result, result.save(request.out or default_run_folder(request.config))
+
+
+def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
+                           on_fold: FoldCallback | None = None) -> tuple[dict[str, Any], dict[str, Path]]:  # fmt: skip
+    """``bt walk-forward``: forecasts and baselines only, their metrics, and forecast.html.
+
+    Writes forecasts.csv, folds.csv, baselines.csv, metrics.json and forecast.html;
+    returns the contents of metrics.json and the files written.
+    """
+    config = request.config
+    prices = ticker_prices(config.data, cache_dir=request.cache_dir, notify=notify)
+    fc = forecast(config, prices, cache=request.cache(), on_fold=on_fold)
+    meta = walk_forward_metadata(config, prices, fc.forecasts, fc.from_cache)
+    out = Path(request.out or default_run_folder(config, kind="walk-forward"))
+    saved = SavedRun(out, meta, None, None, fc.forecasts, fc.folds, fc.baselines)
+    return meta, write_walk_forward(saved, out)

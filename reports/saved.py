@@ -1,0 +1,96 @@
+"""Saved run folders read back, checked: what ``bt report`` and every page builder reads.
+
+``backtests.runfolder`` writes a folder in this format; reading validates every file, so a
+missing, truncated or foreign file is a one-line ``SavedRunError`` naming it and nothing is
+overwritten. A ``bt walk-forward`` folder has forecasts but no returns or trades.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+FORMAT = 2
+KIND = "bt-lstm run"
+COLUMNS = {
+    "forecasts.csv": ["target_date", "origin_date", "forecast", "actual", "naive", "fold"],
+    "folds.csv": ["fold", "train_start", "train_end", "test_start", "test_end", "n_train", "epochs", "val_loss"],
+    "baselines.csv": ["target_date", "naive"],
+    "trades.csv": ["date", "action", "size", "price", "value", "commission"],
+    "returns.csv": ["date", "strategy", "buy_and_hold", "sma_cross", "benchmark"],
+}
+_DATES = {"forecasts.csv": ["target_date", "origin_date"], "baselines.csv": ["target_date"], "trades.csv": ["date"],
+          "returns.csv": ["date"], "folds.csv": ["train_start", "train_end", "test_start", "test_end"]}  # fmt: skip
+
+
+class SavedRunError(ValueError):
+    """A run folder, or one of its files, that cannot be read; the message is one line naming it.
+
+    It carries ``exit_code`` 2, so the CLI treats it as bad input, not a bug.
+    """
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A run folder read back: run.json's contents and each table (None where the run had none)."""
+
+    folder: Path
+    meta: dict[str, Any]
+    returns: pd.DataFrame | None
+    trades: pd.DataFrame | None
+    forecasts: pd.DataFrame | None
+    folds: pd.DataFrame | None
+    baselines: pd.DataFrame | None
+
+
+def _read_table(folder: Path, name: str) -> pd.DataFrame:
+    path = folder / name
+    try:
+        frame = pd.read_csv(path, parse_dates=_DATES[name], float_precision="round_trip")
+    except FileNotFoundError:
+        raise SavedRunError(f"{path}: missing; rerun `bt run` to recreate the run folder.") from None
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SavedRunError(f"{path}: unreadable ({' '.join(str(exc).split())[:120]}).") from None
+    missing = [c for c in COLUMNS[name] if c not in frame.columns]
+    if missing:
+        raise SavedRunError(f"{path}: not a bt-lstm table (missing columns {', '.join(missing)}).")
+    for col in _DATES[name]:
+        if not pd.api.types.is_datetime64_any_dtype(frame[col]):
+            raise SavedRunError(f"{path}: column {col} holds values that are not dates; the file is damaged.")
+    return frame
+
+
+def load_run(folder: Path) -> SavedRun:
+    """Read and check a run folder written by ``write_tables``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SavedRunError(f"{folder}: no such run folder.")
+    meta_path = folder / "run.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SavedRunError(f"{meta_path}: missing; {folder} is not a complete run folder.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise SavedRunError(f"{meta_path}: not valid JSON (truncated or damaged); rerun `bt run`.") from None
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:
+        raise SavedRunError(f"{meta_path}: not a bt-lstm run file.")
+    if meta.get("format") != FORMAT:
+        raise SavedRunError(f"{meta_path}: written by another version (format {meta.get('format')}, "
+                        f"this version reads {FORMAT}); rerun `bt run`.")  # fmt: skip
+    returns = _read_table(folder, "returns.csv").set_index("date")
+    trades = _read_table(folder, "trades.csv")
+    has_forecasts = "forecast_rmse" in meta.get("summary", {})
+    forecasts, folds, baselines = (
+        (_read_table(folder, n) for n in ("forecasts.csv", "folds.csv", "baselines.csv"))
+        if has_forecasts else (None, None, None)
+    )  # fmt: skip
+    if forecasts is not None and len(forecasts) != len(returns):
+        raise SavedRunError(f"{folder / 'forecasts.csv'}: {len(forecasts)} rows but returns.csv has "
+                        f"{len(returns)}; the folder is damaged, rerun `bt run`.")  # fmt: skip
+    return SavedRun(folder, meta, returns, trades, forecasts, folds, baselines)
