@@ -83,14 +83,14 @@ def test_same_seed_gives_byte_identical_forecasts(tiny_run, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("args", "parts"),
     [
-        (["run", "lstm-strategy", "AAPL", "--epochs", "-3"], ["`epochs` must be an integer greater than 0", "-3"]),
+        (["run", "lstm-strategy", "AAPL", "--epochs", "-3"], ["--epochs", "must be an integer greater than 0", "-3"]),
         (["run", "lstm-strategy", "AAPL", "--start", "2024-01-01", "--end", "2023-01-01"], ["--start", "after"]),
         (["run", "momentum", "AAPL"], ["unknown strategy 'momentum'", "bt strategies"]),
         (["run", "lstm-strategy", "AAPL", "--start", "2024-13-01"], ["--start", "YYYY-MM-DD"]),
-        (["run", "lstm-strategy", "AAPL", "--start", "2004-06-01"], ["train_days", "2007"]),
+        (["run", "lstm-strategy", "AAPL", "--start", "2004-06-01"], ["--train-days", "2007"]),
         (["run", "lstm-strategy", "AAPL", "--commission", "0.5"], ["--commission"]),
         (["run", "lstm-strategy", "AAPL", "--model", "prophet"], ["unknown model 'prophet'"]),
-        (["run", "lstm-strategy", "AAPL", "--window", "sliding"], ["`window`", "sliding"]),
+        (["run", "lstm-strategy", "AAPL", "--window", "sliding"], ["--window", "sliding"]),
         (["run", "lstm-strategy", "AAPL", "--epochs", "many"], ["--epochs", "integer"]),
         (["run", "lstm-strategy", "AAPL", "--bogus"], ["--bogus"]),
         (["run", "lstm-strategy", "ZZZZ", "--source", "bundled"], ["ZZZZ", "--csv"]),

@@ -49,6 +49,7 @@ from .options import (
     WarmStart,
     Window,
     build,
+    in_option_terms,
 )  # fmt: skip
 from .paper import paper_app, signal_command
 
@@ -60,7 +61,7 @@ class _OneLineErrors(TyperGroup):
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
         except (BtError, SavedRunError) as exc:
-            console.fail(str(exc), exc.exit_code)
+            console.fail(in_option_terms(str(exc)), exc.exit_code)
         except Exception as exc:
             if not (type(exc).__module__.startswith("typer") and hasattr(exc, "format_message")):
                 raise

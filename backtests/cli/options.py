@@ -9,6 +9,7 @@ shows come from the config dataclasses themselves.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -136,3 +137,17 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"{option} {value!r} is not a date; use YYYY-MM-DD.") from None
+
+
+def in_option_terms(message: str) -> str:
+    """A library message as the command line says it: "`train_days`" becomes "--train-days ([forecast] train_days)"."""
+    tables = {key: table for table, key in CLI_KEYS.values() if key != "name"}
+    tables.update({key: "forecast.params" for key in LSTM_SHORTCUTS})
+
+    def option(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in tables:
+            return match.group(0)
+        return f"--{key.replace('_', '-')} ([{tables[key]}] {key})"
+
+    return re.sub(r"`([a-z_]+)`", option, message)

@@ -204,5 +204,5 @@ def _blame(table: str, items: dict[str, Any], sources: dict[str, str], message: 
         if any(f"{mark}{name}" in message.replace("-", "_") for mark in ("`", "--", "'", " ")):
             value = items["params"][name] if key.startswith("params.") else items[key]
             source = sources.get(f"{table}.{key}", DEFAULT)
-            return f"{at(source, table, key, value)}: "
+            return "" if source == COMMAND_LINE else f"{at(source, table, key, value)}: "  # the CLI names options
     return ""
