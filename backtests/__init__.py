@@ -9,7 +9,7 @@
 unchanged in another process or on a cluster worker. The rooms behind it: ``config``
 (dataclasses and config files), ``data`` (prices), ``runner`` (the pure run), ``engine``
 (backtrader), ``cache`` (forecast cache), ``runfolder`` (writing), ``pipeline`` (load, run,
-write), ``paper`` (paper trading) and ``cli`` (the ``bt`` command).
+write), ``sweeps`` (many runs on Dask), ``paper`` (paper trading) and ``cli`` (the ``bt`` command).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ _LAZY = {
     "NetworkError": "backtests.errors",
     "RunResult": "backtests.runner",
     "run": "backtests.runner",
+    "sweep": "backtests.sweeps",
+    "ExecutorSpec": "backtests.sweeps",
 }
 
 __all__ = sorted(_LAZY)

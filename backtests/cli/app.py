@@ -52,6 +52,7 @@ from .options import (
     in_option_terms,
 )  # fmt: skip
 from .paper import paper_app, signal_command
+from .sweep import sweep_command, sweep_report_command
 
 
 class _OneLineErrors(TyperGroup):
@@ -165,6 +166,8 @@ def models_command() -> None:
 
 app.add_typer(paper_app, name="paper")
 app.command("signal")(signal_command)
+app.command("sweep")(sweep_command)
+app.command("sweep-report")(sweep_report_command)
 config_app = typer.Typer(help="Inspect run configurations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 

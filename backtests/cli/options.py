@@ -119,12 +119,12 @@ def cli_layer(options: dict[str, Any]) -> Layer:
     return check_layer(layer, COMMAND_LINE)
 
 
-def build(options: dict[str, Any], *, defaults: Layer | None = None) -> Resolved:
+def build(options: dict[str, Any], *, defaults: Layer | None = None, ignore: tuple[str, ...] = ()) -> Resolved:
     """The effective config of a command: its own defaults < ``--config`` file < the options given."""
     layers = [("default", defaults or {})]
     if options.get("config") is not None:
         path = Path(options["config"])
-        layers.append((f"file {path}", read_config_file(path)))
+        layers.append((f"file {path}", read_config_file(path, ignore=ignore)))
     layers.append((COMMAND_LINE, cli_layer(options)))
     return resolve(layers)
 

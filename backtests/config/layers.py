@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ Layer = dict[str, dict[str, Any]]
 TABLES: dict[str, type] = {"data": DataConfig, "forecast": ForecastConfig, "strategy": StrategyConfig,
                            "broker": BrokerConfig}  # fmt: skip
 _DATES = {("data", "start"), ("data", "end")}
+_TICKERS = {("data", "ticker"), ("data", "benchmark")}
+_PATHS = (("data", "csv"), ("data", "benchmark_csv"))
 DEFAULT = "default"
 COMMAND_LINE = "command line"
 
@@ -38,6 +41,8 @@ def at(where: str, table: str, key: str, value: Any) -> str:
         if key.startswith("params."):
             return f"--param {key.removeprefix('params.')}={value!r}"
         return f"--{key.replace('_', '-')} {value!r}"
+    if key.startswith("params."):
+        table, key = f"{table}.params", key.removeprefix("params.")
     return f"{where}: [{table}] {key} = {value!r}"
 
 
@@ -100,11 +105,16 @@ def check_layer(layer: dict[str, Any], where: str) -> Layer:
                 out[table][key] = dict(value)
             else:
                 out[table][key] = _check_value(where, table, key, value)
+                if (table, key) in _TICKERS:
+                    out[table][key] = out[table][key].upper()  # as the command line and the data loader do
     return out
 
 
-def read_config_file(path: Path) -> Layer:
-    """A TOML config file, or a ``run.json`` (its ``config``) to reproduce a run; ConfigError names the file."""
+def read_config_file(path: Path, *, ignore: tuple[str, ...] = ()) -> Layer:
+    """A TOML config file, or a ``run.json`` (its ``config``) to reproduce a run; ConfigError names the file.
+
+    Tables named in ``ignore`` belong to another reader (``bt sweep``'s ``[sweep]``) and are skipped.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -118,7 +128,17 @@ def read_config_file(path: Path) -> Layer:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}).") from None
-    return check_layer(parsed, str(path))
+    parsed = {table: values for table, values in parsed.items() if table not in ignore}
+    return _anchored(check_layer(parsed, str(path)), path.parent)
+
+
+def _anchored(layer: Layer, folder: Path) -> Layer:
+    """Relative ``csv`` paths in a file are relative to the file's folder, not to where ``bt`` runs."""
+    for table, key in _PATHS:
+        if key in layer.get(table, {}):
+            given = Path(layer[table][key]).expanduser()
+            layer[table][key] = str(given if given.is_absolute() else (folder / given).resolve())
+    return layer
 
 
 def _from_json(text: str, path: Path) -> Layer:
@@ -132,13 +152,16 @@ def _from_json(text: str, path: Path) -> Layer:
     config = {table: dict(values) if isinstance(values, dict) else values for table, values in config.items()}
     forecast = config.get("forecast")
     if isinstance(forecast, dict) and "params" not in forecast:  # written before [forecast.params] existed
-        legacy = ForecastConfig.from_dict(forecast)
+        try:
+            legacy = ForecastConfig.from_dict(forecast)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"config file {path}: [forecast] cannot be read ({exc}).") from None
         config["forecast"] = {**legacy.to_dict(), "params": legacy.given_params()}
     for values in config.values():
         if isinstance(values, dict):
             for key in [k for k, v in values.items() if v is None]:
                 del values[key]  # JSON null: not set
-    return check_layer(config, str(path))
+    return _anchored(check_layer(config, str(path)), path.parent)
 
 
 @dataclass(frozen=True)
@@ -192,8 +215,10 @@ def _build(table: str, values: Layer, sources: dict[str, str]) -> Any:
     try:
         return TABLES[table](**items)
     except (ConfigError, ValueError, TypeError) as exc:
-        message = str(exc)
-        raise ConfigError(f"{_blame(table, items, sources, message)}{message}") from None
+        message, blame = str(exc), _blame(table, items, sources, str(exc))
+        if blame:  # a file's key, named as the file names it (not as the `--option` the CLI would make of it)
+            message = re.sub(r"`([a-z_]+)`", r"\1", message)
+        raise ConfigError(f"{blame}{message}") from None
 
 
 def _blame(table: str, items: dict[str, Any], sources: dict[str, str], message: str) -> str:

@@ -1,0 +1,134 @@
+"""The sweep folder: sweep.json, results.csv, failures.csv and one run folder per job, streamed.
+
+Every file is written atomically and rewritten as each job completes, so a sweep killed
+at any moment leaves complete files describing the jobs finished so far; rerunning the
+same sweep (or a larger grid containing it) in the same folder skips those jobs. A folder
+holding results of jobs that are not in the new sweep is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports.files import atomic_write_text, write_csv, write_json
+
+from ..errors import ConfigError
+from ..runfolder import package_versions
+from .job import METRICS
+from .spec import Grid, Job
+
+KIND, FORMAT = "bt-lstm sweep", 1
+
+
+@dataclass
+class SweepFolder:
+    """An open sweep folder: the jobs it is for and the rows finished so far (by job id)."""
+
+    path: Path
+    jobs: list[Job]
+    grid: Grid
+    strategy: str
+    universe: dict[str, Any] | None = None
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def open(self) -> SweepFolder:
+        """Check the folder can hold this sweep, read earlier results, write sweep.json."""
+        self._check_writable()
+        earlier = self._read_results()
+        ids = {job.job_id for job in self.jobs}
+        foreign = sorted(set(earlier) - ids)
+        if foreign:
+            raise ConfigError(f"{self.path} holds results of {len(foreign)} job(s) that are not in this sweep "
+                              "(another sweep's folder); pass another --out")  # fmt: skip
+        self.rows = earlier
+        write_json(self.path / "sweep.json", self.describe())
+        return self
+
+    def _check_writable(self) -> None:
+        try:
+            (self.path / "runs").mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"sweep folder {self.path} cannot be written ({exc.strerror or exc}); "
+                              "pass another --out") from None  # fmt: skip
+
+    def _read_results(self) -> dict[str, dict[str, Any]]:
+        path = self.path / "results.csv"
+        if not path.exists():
+            return {}
+        try:
+            frame = pd.read_csv(path, float_precision="round_trip", dtype={"job_id": str})
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+            raise ConfigError(f"{path} is damaged; move it away to recompute the sweep") from None
+        if "job_id" not in frame.columns:
+            raise ConfigError(f"{path} is not a bt sweep results file; pass another --out")
+        have = [c for c in METRICS if c in frame.columns]
+        return {r["job_id"]: {c: r[c] for c in have} for r in frame.to_dict(orient="records")}
+
+    def pending(self) -> list[Job]:
+        """The jobs with no result yet (failed ones are tried again)."""
+        return [job for job in self.jobs if job.job_id not in self.rows]
+
+    def describe(self) -> dict[str, Any]:
+        """sweep.json: the sweep's grid, tickers, universe, job list and versions."""
+        base = self.jobs[0].config.to_dict() if self.jobs else None
+        return {
+            "kind": KIND, "format": FORMAT, "strategy": self.strategy,
+            "grid": {key: list(values) for key, values in self.grid},
+            "tickers": list(dict.fromkeys(job.ticker for job in self.jobs)), "universe": self.universe,
+            "base_config": base,
+            "jobs": [{"job_id": j.job_id, "ticker": j.ticker, "grid": j.grid} for j in self.jobs],
+            "versions": package_versions(),
+        }  # fmt: skip
+
+    def record(self, job: Job, outcome: dict[str, Any]) -> None:
+        """Store one finished job: its run folder first, then its row (so a row always has its files)."""
+        if not outcome.get("ok"):
+            self.failures[job.job_id] = str(outcome.get("error", "unknown error"))
+            self._write_failures()
+            return
+        folder = self.path / "runs" / job.job_id
+        for name, text in outcome["files"].items():
+            atomic_write_text(folder / name, text)
+        self.failures.pop(job.job_id, None)
+        self.rows[job.job_id] = outcome["row"]
+        self.write_results()
+        self._write_failures()
+
+    def _grid_columns(self, job: Job) -> dict[str, Any]:
+        return {"job_id": job.job_id, "ticker": job.ticker, **{k: job.grid.get(k) for k, _ in self.grid}}
+
+    def results(self) -> pd.DataFrame:
+        """results.csv as a table, in job order."""
+        rows = [{**self._grid_columns(j), **{c: self.rows[j.job_id].get(c) for c in METRICS}}
+                for j in self.jobs if j.job_id in self.rows]  # fmt: skip
+        return pd.DataFrame(rows, columns=["job_id", "ticker", *(k for k, _ in self.grid), *METRICS])
+
+    def write_results(self) -> None:
+        write_csv(self.results(), self.path / "results.csv", index=False)
+
+    def _write_failures(self) -> None:
+        rows = [{**self._grid_columns(j), "error": self.failures[j.job_id]} for j in self.jobs
+                if j.job_id in self.failures]  # fmt: skip
+        columns = ["job_id", "ticker", *(k for k, _ in self.grid), "error"]
+        write_csv(pd.DataFrame(rows, columns=columns), self.path / "failures.csv", index=False)
+
+
+def read_sweep_json(folder: Path) -> dict[str, Any]:
+    """sweep.json of a folder, checked; ConfigError when missing or foreign."""
+    path = Path(folder) / "sweep.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"{path} is missing or damaged; {folder} is not a sweep folder") from None
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:
+        raise ConfigError(f"{path} is not a bt sweep file")
+    return meta

@@ -1,0 +1,75 @@
+"""One sweep job as a worker runs it: the same pure ``run`` as ``bt run``, answered as plain tables.
+
+The worker receives the job's frozen ``RunConfig`` and nothing else, loads its own prices,
+reads and writes the shared forecast cache (atomic writes: two workers computing the same
+key is harmless), and returns only plain values: one results row (numbers and strings) and
+the run folder's files as text. Nothing the client receives needs unpickling beyond Dask's
+own protocol of built-in types.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from reports.evaluation import forecast_metrics
+
+from ..config import RunConfig
+from ..errors import BtError
+from ..runner import RunResult, default_cache, run
+
+METRICS = ["seeds", "forecast_rmse", "naive_rmse", "theils_u", "dm_stat", "dm_p_value", "directional_accuracy",
+           "total_return", "cagr", "sharpe", "max_drawdown", "trades", "bh_total_return", "bh_sharpe",
+           "psr_vs_buy_and_hold", "seconds", "worker", "cache_hit"]  # fmt: skip
+TIMING = ("seconds", "worker", "cache_hit")  # the columns that differ between two runs of the same sweep
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return f"local {socket.gethostname()}:{os.getpid()}"
+
+
+def results_row(result: RunResult) -> dict[str, Any]:
+    """The sweep's row of one run: forecast accuracy against naive, the strategy against buy-and-hold."""
+    s, nan = result.summary, math.nan
+    fm = forecast_metrics(result.forecasts) if result.forecasts is not None else {}
+    return {
+        "seeds": result.config.forecast.seeds,
+        "forecast_rmse": fm.get("rmse", nan), "naive_rmse": s.get("naive_rmse", nan),
+        "theils_u": fm.get("theils_u", nan), "dm_stat": fm.get("dm_stat", nan), "dm_p_value": fm.get("dm_p_value", nan),
+        "directional_accuracy": fm.get("directional_accuracy", nan),
+        "total_return": s["strategy"]["total_return"], "cagr": s["strategy"]["cagr"],
+        "sharpe": s["strategy"]["sharpe"], "max_drawdown": s["strategy"]["max_drawdown"], "trades": s["trades"],
+        "bh_total_return": s["buy_and_hold"]["total_return"], "bh_sharpe": s["buy_and_hold"]["sharpe"],
+        "psr_vs_buy_and_hold": s["psr_vs_buy_and_hold"], "cache_hit": result.forecasts_from_cache,
+    }  # fmt: skip
+
+
+def _files(result: RunResult, lean: bool) -> dict[str, str]:
+    """The run folder's files as text: written by the same code as ``bt run``, then read back."""
+    with tempfile.TemporaryDirectory(prefix="bt-sweep-job-") as tmp:
+        paths = result.save(Path(tmp), report=not lean)
+        return {name: Path(path).read_text(encoding="utf-8") for name, path in paths.items()}
+
+
+def run_job(config: RunConfig, lean: bool = False) -> dict[str, Any]:
+    """Run one job; bad data or settings become ``{"ok": False, "error": ...}``, never an exception."""
+    began = time.perf_counter()
+    worker = _worker_name()
+    try:
+        result = run(config, cache=default_cache())
+        row = results_row(result)
+        files = _files(result, lean)
+    except BtError as exc:
+        return {"ok": False, "error": " ".join(str(exc).split()), "worker": worker}
+    row.update(seconds=time.perf_counter() - began, worker=worker)
+    return {"ok": True, "row": row, "files": files}
