@@ -39,9 +39,11 @@ class RunRequest:
     use_cache: bool = True
     cache_dir: Path | None = None
 
-    def cache(self) -> ForecastCache | None:
+    def cache(self, notify: Notify | None = None) -> ForecastCache | None:
         """The forecast cache this request reads and writes, or None with ``use_cache=False``."""
-        return ForecastCache((self.cache_dir or default_cache_dir()) / "forecasts") if self.use_cache else None
+        if not self.use_cache:
+            return None
+        return ForecastCache((self.cache_dir or default_cache_dir()) / "forecasts", notify=notify)
 
 
 def run_and_write(request: RunRequest, *, notify: Notify | None = None,
@@ -50,7 +52,7 @@ def run_and_write(request: RunRequest, *, notify: Notify | None = None,
     data = request.config.data
     prices = ticker_prices(data, cache_dir=request.cache_dir, notify=notify)
     benchmark = benchmark_prices(data, cache_dir=request.cache_dir, notify=notify)
-    result = run(request.config, prices, benchmark, cache=request.cache(), on_fold=on_fold)
+    result = run(request.config, prices, benchmark, cache=request.cache(notify), on_fold=on_fold)
     return result, result.save(request.out or default_run_folder(request.config))
 
 
@@ -63,7 +65,7 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
     """
     config = request.config
     prices = ticker_prices(config.data, cache_dir=request.cache_dir, notify=notify)
-    fc = forecast(config, prices, cache=request.cache(), on_fold=on_fold)
+    fc = forecast(config, prices, cache=request.cache(notify), on_fold=on_fold)
     meta = walk_forward_metadata(config, prices, fc.forecasts, fc.from_cache)
     out = Path(request.out or default_run_folder(config, kind="walk-forward"))
     saved = SavedRun(out, meta, None, None, fc.forecasts, fc.folds, fc.baselines)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import pickle
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-_STATE_FORMAT = 1
+from . import state as saved
 
 
 def log_relative(windows: np.ndarray) -> np.ndarray:
@@ -66,29 +65,26 @@ class Forecaster:
         return {}
 
     def to_bytes(self) -> bytes:
-        """The forecaster's parameters and everything ``fit`` learned, as bytes (a pickle).
+        """The forecaster's parameters and everything ``fit`` learned, as bytes that hold no code.
 
-        ``from_bytes`` gives back a forecaster whose next ``predict`` and ``fit`` equal
-        this one's, so a walk-forward can stop after any fold and resume in a new process.
-        Like any pickle, load only bytes you wrote (the paper ledger checks a checksum).
+        A JSON header and NumPy arrays (``forecasting.state``), never a pickle: loading a
+        file runs nothing it contains. ``from_bytes`` gives back a forecaster whose next
+        ``predict`` and ``fit`` equal this one's, so a walk-forward can stop after any fold
+        and resume in a new process.
         """
         kind = type(self)
-        payload = {"format": _STATE_FORMAT, "class": f"{kind.__module__}:{kind.__qualname__}",
-                   "params": self.get_params(), "state": self._get_state()}  # fmt: skip
-        return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        return saved.pack(f"{kind.__module__}:{kind.__qualname__}", self.get_params(), self._get_state())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
         """The forecaster ``to_bytes`` wrote; ValueError when the bytes hold something else."""
-        payload = pickle.loads(data)
-        if not isinstance(payload, dict) or payload.get("format") != _STATE_FORMAT:
-            raise ValueError("not a saved forecaster (unknown format).")
-        module, _, name = str(payload["class"]).partition(":")
-        kind = getattr(importlib.import_module(module), name)
+        path, params, state = saved.unpack(data)
+        module, _, name = path.partition(":")
+        kind = getattr(importlib.import_module(module), name, None)
         if not (isinstance(kind, type) and issubclass(kind, cls)):
-            raise ValueError(f"the saved forecaster is a {payload['class']}, not a {cls.__name__}.")
-        forecaster = kind(**payload["params"])
-        forecaster._set_state(payload["state"])
+            raise ValueError(f"the saved forecaster is a {path}, not a {cls.__name__}.")
+        forecaster = kind(**params)
+        forecaster._set_state(state)
         return forecaster
 
     def save(self, path: Path | str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -74,3 +75,24 @@ class RidgeForecaster(Forecaster):
 
     def _predict(self, windows: np.ndarray) -> np.ndarray:
         return windows[:, -1] * np.exp(self.model_.predict(log_relative(windows)[:, :-1]))
+
+    def _get_state(self) -> dict[str, Any]:
+        """The fitted coefficients as arrays (a scikit-learn object is not saved as such)."""
+        state = super()._get_state()
+        model = state.pop("model_", None)
+        if model is not None:
+            state["ridge"] = {"coef": model.coef_, "intercept": np.float64(model.intercept_),
+                              "n_features": int(model.n_features_in_)}  # fmt: skip
+        return state
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        from sklearn.linear_model import Ridge
+
+        state = dict(state)
+        fitted = state.pop("ridge", None)
+        super()._set_state(state)
+        if fitted is not None:  # predict() of a Ridge with these attributes is the fitted one's, bit for bit
+            model = Ridge(alpha=self.alpha)
+            model.coef_, model.intercept_ = np.asarray(fitted["coef"]), np.float64(fitted["intercept"])
+            model.n_features_in_ = int(fitted["n_features"])
+            self.model_ = model

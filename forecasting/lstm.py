@@ -203,6 +203,10 @@ class LSTMForecaster(Forecaster):
     def fit_info(self) -> dict[str, float]:
         return dict(self.last_fit_)
 
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        """Pickle as ``to_bytes``: the Keras model and its traced steps cannot be pickled themselves."""
+        return Forecaster.from_bytes, (self.to_bytes(),)
+
     def _get_state(self) -> dict[str, Any]:
         """Learned values plus the Keras weights, optimizer state and initial weights, as arrays.
 

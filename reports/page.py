@@ -16,7 +16,7 @@ import pandas as pd
 from . import charts
 from .evaluation import forecast_metrics, metrics_table, per_fold_metrics, verdict
 
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
 main{max-width:1100px;margin:0 auto;padding:1.5rem 2rem 4rem;background:#fff}
 h1{margin:.2rem 0 .4rem;font-size:1.6rem} h2{margin-top:2.4rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
@@ -31,7 +31,8 @@ LABELS = {"strategy": "strategy", "buy_and_hold": "buy-and-hold", "sma_cross": "
           "benchmark": "benchmark"}  # fmt: skip
 
 
-def _table(frame: pd.DataFrame, **kwargs: Any) -> str:
+def html_table(frame: pd.DataFrame, **kwargs: Any) -> str:
+    """A table as every page shows it: no border, "–" for missing values, text escaped."""
     return frame.to_html(border=0, na_rep="–", escape=True, **kwargs)
 
 
@@ -97,7 +98,7 @@ def headline(run: Any) -> str:
              "CAGR": _pct(s[k]["cagr"]), "Sharpe": f"{s[k]['sharpe']:.2f}", "max drawdown": _pct(s[k]["max_drawdown"])}
             for k in LABELS if k in s]  # fmt: skip
     rows[0][""] = meta["config"]["strategy"]["name"]
-    parts = [_table(pd.DataFrame(rows), index=False), f"<p>Trades (fills): {s['trades']}. "
+    parts = [html_table(pd.DataFrame(rows), index=False), f"<p>Trades (fills): {s['trades']}. "
              f"Probabilistic Sharpe ratio: {s['psr_vs_zero']:.2f} that the true Sharpe exceeds 0, "
              f"{s['psr_vs_buy_and_hold']:.2f} that it exceeds buy-and-hold's.</p>"]  # fmt: skip
     if run.forecasts is not None:
@@ -127,13 +128,13 @@ def forecast_sections(run: Any) -> list[tuple[str, str, str]]:
          f'<img alt="predicted vs actual, last 6 months" src="{zoom}">'),
         ("errors", "Forecast errors and metrics",
          f'<img alt="rolling RMSE" src="{charts.error_over_time(run.forecasts)}">'
-         f"{_table(_format_metrics(metrics_frame(run)))}"
+         f"{html_table(_format_metrics(metrics_frame(run)))}"
          '<p class="note">Theil\'s U is RMSE over the naive RMSE (below 1 beats naive). The Diebold-Mariano test '
          "(squared errors, Harvey-Leybourne-Newbold correction) compares each model with the naive forecast.</p>"),
         ("folds", "Walk-forward folds",
          '<p class="note">Training range, epochs run, final validation loss and seconds of each retrain, and each '
          "model's Theil's U over that fold's days (below 1: better than naive in that fold).</p>"
-         f'<div class="scroll">{_table(folds, index=False)}</div>'),
+         f'<div class="scroll">{html_table(folds, index=False)}</div>'),
     ]  # fmt: skip
 
 
@@ -151,7 +152,7 @@ def _page(title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> st
     body = "".join(f'<section id="{sid}"><h2>{html.escape(name)}</h2>{content}</section>'
                    for sid, name, content in sections)  # fmt: skip
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f'<link rel="icon" href="data:,"><style>{_CSS}</style></head><body><main><h1>{html.escape(title)}</h1>'
+            f'<link rel="icon" href="data:,"><style>{CSS}</style></head><body><main><h1>{html.escape(title)}</h1>'
             f'<p class="note">{html.escape(subtitle)}</p><nav><strong>Contents</strong><ol>{toc}</ol></nav>'
             f"{body}</main></body></html>\n")  # fmt: skip
 
@@ -175,7 +176,7 @@ def run_page(run: Any, tearsheet: str | None) -> str:
         sections += forecast_sections(run)
     sections.append(("equity", "Equity curves and trades",
                      f'<img alt="equity curves" src="{charts.equity_curves(run.returns, labels)}">'
-                     f'<div class="scroll">{_table(trades, index=False)}</div>'))  # fmt: skip
+                     f'<div class="scroll">{html_table(trades, index=False)}</div>'))  # fmt: skip
     sheet = (f'<p><a href="{tearsheet}">Open the quantstats tearsheet on its own page</a>.</p>'
              f'<iframe title="quantstats tearsheet" src="{tearsheet}"></iframe>') if tearsheet else "<p>None.</p>"
     sections.append(("tearsheet", "Quantstats tearsheet (strategy vs benchmark)", sheet))

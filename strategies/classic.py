@@ -22,6 +22,11 @@ class SmaCross(bt.Strategy):
     """
 
     params = (("fast", 20), ("slow", 50), ("size", 0.95))
+    # Paper trading's warm-up (``backtests.paper.day.warmup_bars``): bars fed before the previous
+    # close. With it and the day itself, ``slow + 1`` bars: the slow average is ready one bar before
+    # the last, so every day gets ``next`` with the averages of ``bt run`` (``slow - 2`` would give
+    # the same averages but ``nextstart``). A subclass with a longer ``slow`` must raise it to match.
+    warmup = 49  # slow - 1
 
     def __init__(self) -> None:
         fast = bt.indicators.SMA(self.data.close, period=self.p.fast)

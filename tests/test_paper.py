@@ -357,7 +357,8 @@ def test_start_status_list_report(paper_folder: Path, tmp_path: Path) -> None:
     assert code == 0 and "created paper experiment bh" in out
     result = bt("paper", "start", "bh", "--ticker", "MSFT")
     assert_one_line_error(result, "experiment 'bh' exists")
-    assert_one_line_error(bt("paper", "start", "sma", "--ticker", "MSFT", "--strategy", "sma-cross"), "sma-cross")
+    assert_one_line_error(bt("paper", "start", "x", "--ticker", "MSFT", "--source", "bundled", "--strategy", "no-such"),
+                          "unknown strategy 'no-such'", "sma-cross")  # every registered strategy may paper-trade
     assert_one_line_error(bt("paper", "status", "nope"), "no experiment 'nope'", "bh")
     assert_one_line_error(bt("paper", "replay", "bh"), "--start")
     code, out = invoke("paper", "replay", "bh", "--start", "2025-01-02", "--end", "2025-03-31")
@@ -412,7 +413,12 @@ def test_signal_reports_the_next_days_action() -> None:
     assert code == 0, out
     signal = json.loads(out)
     assert signal["data_through"] == "2026-08-14" and signal["action"] in ("buy", "sell", "hold")
+    assert signal["strategy"] == "lstm-strategy" and signal["holding"] == "flat"  # --position defaults to flat
+    # `position` is the position after the order; from flat the strategy only buys (no --allow-short).
+    assert signal["action"] != "sell" and signal["order_size"] >= 0
+    assert signal["position"] == ("long" if signal["action"] == "buy" else "flat")
+    assert (signal["order_size"] > 0) == (signal["action"] == "buy")
     assert signal["train_end"] == "2026-08-14" and signal["n_train"] == 100
     assert signal["predicted_return"] == pytest.approx(signal["forecast"] / signal["close"] - 1)
     code, out = invoke("signal", "AAPL", "--model", "ridge", "--train-days", "120", "--lookback", "20")
-    assert code == 0 and "for the next trading day after 2026-08-14" in out
+    assert code == 0 and "lstm-strategy: " in out and "at the next open after 2026-08-14 (holding flat, then " in out

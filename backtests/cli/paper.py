@@ -92,7 +92,7 @@ def step_command(
     = None,
 ) -> None:
     """Advance NAME through one trading day: fill yesterday's order at the open, retrain if due, decide."""
-    from . import paper
+    from .. import paper
 
     result = paper.step(name, date=parse_date(date, "--date"), notify=console.notice,
                         on_day=lambda done, total, report: _print_day(report))  # fmt: skip
@@ -107,7 +107,7 @@ def replay_command(
     end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD. [default: last day of data]")] = None,
 ) -> None:
     """Step NAME day by day through history (bundled, cached or --csv data), with a progress bar."""
-    from . import paper
+    from .. import paper
 
     progress = Progress(TextColumn("replaying days"), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"),
                         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
@@ -173,7 +173,7 @@ def _print_account(r: DayReport) -> None:
 @paper_app.command("status")
 def status_command(name: Name, as_json: Json = False) -> None:
     """The account, queued order, last forecast and model version of NAME."""
-    from . import paper
+    from .. import paper
 
     info = paper.status(name)
     if as_json:
@@ -198,7 +198,7 @@ def status_command(name: Name, as_json: Json = False) -> None:
 @paper_app.command("list")
 def list_command() -> None:
     """Every experiment, one line each."""
-    from . import paper
+    from .. import paper
 
     rows = paper.experiments()
     if not rows:
@@ -217,7 +217,7 @@ def report_command(
     """A quantstats HTML report of NAME's account against the benchmark, plus its orders and fills as CSV."""
     import datetime as dt
 
-    from . import paper
+    from .. import paper
 
     folder = out or Path("runs") / f"paper-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     paths = paper.write_report(name, folder, notify=console.notice)

@@ -194,7 +194,7 @@ def resolve(layers: list[tuple[str, Layer]]) -> Resolved:
     """Merge ``layers`` (lowest first, after the built-in defaults) and build the ``RunConfig``."""
     values, sources = merge(layers)
     if "ticker" not in values["data"]:
-        raise ConfigError("no ticker: give TICKER on the command line or `ticker` in the [data] table of --config.")
+        raise ConfigError("no ticker: give one on the command line, or as ticker in the [data] table of --config.")
     data = _build("data", values, sources)
     forecast = _build("forecast", values, sources)
     strategy = _build("strategy", values, sources)

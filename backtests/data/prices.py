@@ -10,38 +10,34 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from reports.files import atomic_write_text
 
 from ..errors import ConfigError, DataError, NetworkError
+from .canonical import FILE_HINT, PRICE_COLUMNS, Options, canonical, check, to_frame
+from .layouts import standardise
+from .repair import RepairBars, check_policy, clip_bars, repair_notice
+from .sniff import read_plain_table, sniff_table
 from .yahoo import Downloader, refresh_prices, yahoo_downloader
 
-__all__ = ["BUNDLED_DIR", "PRICE_COLUMNS", "Downloader", "PriceData", "bundled_tickers", "default_cache_dir",
-           "load_prices", "read_price_csv", "require_rows", "validate_prices",
-           "yahoo_downloader"]  # fmt: skip
+__all__ = ["BUNDLED_DIR", "PRICE_COLUMNS", "Downloader", "PriceData", "PriceFile", "bundled_tickers",
+           "default_cache_dir", "load_prices", "read_price_csv", "read_price_file", "reading_notice",
+           "require_rows", "validate_prices", "yahoo_downloader"]  # fmt: skip
 
 BUNDLED_DIR: Path = Path(__file__).parent / "bundled"
-PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+_BUNDLED_SUFFIXES = (".csv", ".csv.gz")  # in this order: a plain T.csv wins over T.csv.gz
 
 Notify = Callable[[str], None]
 
-_FILE_HINT = "fix the file or pass another --csv"
 _YAHOO_HINT = "try again later or pass --csv PATH with a daily OHLCV file"
-_TOLERANCE = 1e-9  # relative: the float noise that adjusting a bar leaves
-_DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "trade_date", "unnamed_0")
-_ADJ_NAMES = ("adj_close", "adjclose", "adjusted_close")
 _TICKER = re.compile(r"[A-Za-z0-9.^=_-]{1,15}")
-# Stamps such as yfinance's "2020-01-02 00:00:00-05:00" change offset with daylight saving time.
-_OFFSET = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d*)?)?)\s*(?:[+-]\d\d:?\d\d|Z)$")
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +51,7 @@ class PriceData:
     ticker: str
     frame: pd.DataFrame
     source: str
+    repaired: int = 0  # rows whose high or low ``repair_bars="clip"`` changed
 
     @property
     def first_date(self) -> pd.Timestamp:
@@ -71,8 +68,16 @@ class PriceData:
 
 
 def bundled_tickers() -> list[str]:
-    """Tickers with a price file shipped in ``BUNDLED_DIR`` (usable offline)."""
-    return sorted(p.stem.upper() for p in BUNDLED_DIR.glob("*.csv"))
+    """Tickers with a price file shipped in ``BUNDLED_DIR`` (usable offline): ``T.csv`` or gzip ``T.csv.gz``."""
+    return sorted({_bundled_name(p) for p in BUNDLED_DIR.iterdir() if p.is_file() and _bundled_name(p)})
+
+
+def _bundled_name(path: Path) -> str:
+    """The ticker a bundled price file holds ("" for any other file)."""
+    for suffix in _BUNDLED_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.name[: -len(suffix)].upper()
+    return ""
 
 
 def default_cache_dir() -> Path:
@@ -83,20 +88,70 @@ def default_cache_dir() -> Path:
     return (xdg if xdg.is_absolute() else Path.home() / ".cache") / "bt-lstm"
 
 
+@dataclass(frozen=True, eq=False)
+class PriceFile:
+    """A price file as ``read_price_file`` read it.
+
+    ``frame`` is canonical (see ``PriceData``); ``reading`` says what about the file was not the
+    canonical layout (empty for a plain file); ``repaired`` holds the dates of the bars that
+    ``repair_bars="clip"`` changed.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    reading: tuple[str, ...] = ()
+    repaired: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], name="date"))
+
+
 def read_price_csv(path: Path, *, ticker: str | None = None) -> pd.DataFrame:
-    """Read and validate a daily OHLCV CSV into the canonical ``PriceData.frame`` layout.
+    """Read and validate a daily OHLCV CSV in the canonical layout into the ``PriceData.frame`` layout.
 
     Headers match case-insensitively (``Date``/``datetime``/``timestamp``..., ``open`` ...
     ``volume``, optional ``Adj Close``); other columns are dropped, and Yahoo's download
     layout works as it is. When both Close and Adj Close are present, the adjusted close is
     used and open, high and low are multiplied by adj_close / close of the same row, so the
-    whole bar is adjusted alike and splits or dividends cause no jump. ``ticker`` only
-    labels error messages.
+    whole bar is adjusted alike and splits or dividends cause no jump. A ``.gz`` file is read
+    decompressed (the bundled universes are ``T.csv.gz``). ``ticker`` only labels error messages.
+    Rows must be oldest first; ``read_price_file`` also reads the other common layouts.
     """
-    path = Path(path)
+    return _read_plain(Path(path), ticker, "refuse").frame
+
+
+def read_price_file(path: Path, *, ticker: str | None = None, repair_bars: RepairBars = "refuse") -> PriceFile:
+    """Read a daily OHLCV file in any common layout whose reading is unambiguous, and say how it was read.
+
+    Beyond ``read_price_csv``: newest-first rows (a strictly descending date column is
+    reversed); semicolon- or tab-separated files; decimal commas, thousands separators,
+    currency signs and ``1.2M``/``3.4K``/``2B`` volumes; vendor column names (``Close/Last``,
+    ``Adj. Close``, ``Price`` as close, ``Vol.``); day/month or month/day dates decided by the
+    rows; UTF-16 and UTF-8 with a byte-order mark. What the file leaves open (dates that read
+    both ways on every row, intraday rows) is a one-line ``DataError`` saying what to change.
+    With ``repair_bars="clip"`` a bar whose high or low does not contain its open and close is
+    clipped to them instead of refused.
+    """
+    path, policy = Path(path), check_policy(repair_bars)
     label = f"{path} ({ticker})" if ticker else str(path)
-    raw, first_line = _read_table(path, label)
-    return _canonical(raw, label, _FILE_HINT, first_line)
+    sniffed = sniff_table(path, label)
+    layout = standardise(sniffed.raw, label)
+    options = Options(newest_first=True, numbers=layout.numbers, dates=layout.dates,
+                      repair=clip_bars if policy == "clip" else None)  # fmt: skip
+    outcome = to_frame(layout.raw, label, FILE_HINT, sniffed.first_line, options)
+    reading = (*sniffed.notes, *layout.notes, *(("newest first (reversed)",) if outcome.reversed else ()))
+    return PriceFile(path, outcome.frame, reading, _dates(outcome.repaired))
+
+
+def reading_notice(file: PriceFile) -> str | None:
+    """One line saying how ``file`` was read, e.g. "read x.csv as semicolon-separated with decimal
+    commas, newest first (reversed)"; None for a file in the canonical layout."""
+    marks = [n.removeprefix("with ") for n in file.reading if n.startswith("with ")]
+    notes = [n for n in file.reading if not n.startswith("with ")]
+    if marks:  # how numbers are written goes with the delimiter: "semicolon-separated with decimal commas"
+        at = next((i for i, n in enumerate(notes) if n.endswith("-separated")), None)
+        if at is None:
+            at = int(bool(notes) and notes[0].startswith("UTF"))
+            notes.insert(at, "comma-separated")
+        notes[at] += f" with {' and '.join(marks)}"
+    return f"read {file.path} as {', '.join(notes)}" if notes else None
 
 
 def validate_prices(frame: pd.DataFrame, *, source: str) -> None:
@@ -106,7 +161,7 @@ def validate_prices(frame: pd.DataFrame, *, source: str) -> None:
     low, close positive and finite; volume finite and >= 0; no missing values;
     high >= max(open, close) and low <= min(open, close), to a relative 1e-9.
     """
-    _check(frame, source, _FILE_HINT)
+    check(frame, source, FILE_HINT)
 
 
 def load_prices(
@@ -117,23 +172,28 @@ def load_prices(
     cache_dir: Path | None = None,
     downloader: Downloader | None = None,
     notify: Callable[[str], None] | None = None,
+    repair_bars: RepairBars = "refuse",
 ) -> PriceData:
     """Daily prices of ``ticker`` from ``csv``, the bundled files or Yahoo Finance.
 
     "auto" takes the bundled file when there is one (no network), else Yahoo. Yahoo data is
     cached in ``<cache_dir>/prices/<TICKER>.csv`` and refreshed incrementally; without a
-    network the cache, then the bundled file, is used and ``notify`` is told so.
+    network the cache, then the bundled file, is used and ``notify`` is told so. A ``csv``
+    file may be in any layout ``read_price_file`` reads; ``notify`` is told how it was read.
+    ``repair_bars`` ("refuse" or "clip") applies to the csv and bundled files; Yahoo's answers
+    are cached as they come, so a broken bar in one is refused.
     """
     name = _normalise_ticker(ticker)
     if source not in ("auto", "bundled", "yahoo"):
         raise ConfigError(f"price source {source!r} is not one of 'auto', 'bundled', 'yahoo'")
+    policy, say = check_policy(repair_bars), notify or (lambda _: None)
     if csv is not None:
         path = Path(csv).expanduser()
-        return PriceData(name, read_price_csv(path, ticker=name), f"csv {path}")
+        return _announced(name, read_price_file(path, ticker=name, repair_bars=policy), f"csv {path}", say)
     if source == "bundled" or (source == "auto" and name in bundled_tickers()):
-        return _load_bundled(name)
+        return _load_bundled(name, policy, say)
     cache = Path(cache_dir or default_cache_dir()).expanduser() / "prices" / f"{name}.csv"
-    return _load_yahoo(name, cache, downloader or yahoo_downloader, notify or (lambda _: None))
+    return _load_yahoo(name, cache, downloader or yahoo_downloader, say, policy)
 
 
 def require_rows(data: PriceData, n: int, *, why: str) -> None:
@@ -157,186 +217,39 @@ def _serialise(frame: pd.DataFrame) -> str:
     return frame.to_csv(float_format="%.17g", date_format="%Y-%m-%d", lineterminator="\n")
 
 
-def _fail(label: str, where: str | None, what: str, rule: str | None, hint: str) -> DataError:
-    at = f": {where}" if where else ""
-    why = f" (rule: {rule})" if rule else ""
-    text = " ".join(f"{label}{at}: {what}{why}; {hint}".split())  # one line, whatever a file holds
-    return DataError("".join(c if c.isprintable() else "?" for c in text))
+def _dates(dates: pd.DatetimeIndex | None) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([] if dates is None else dates, name="date")
 
 
-def _norm(name: object) -> str:
-    return re.sub(r"[\s.:-]+", "_", str(name).strip().lower()).strip("_")
+def _read_plain(path: Path, ticker: str | None, policy: RepairBars) -> PriceFile:
+    """A file in the canonical layout (rows oldest first), its bars repaired by ``policy``."""
+    label = f"{path} ({ticker})" if ticker else str(path)
+    raw, first_line = read_plain_table(path, label)
+    options = Options(repair=clip_bars if policy == "clip" else None)
+    outcome = to_frame(raw, label, FILE_HINT, first_line, options)
+    return PriceFile(path, outcome.frame, (), _dates(outcome.repaired))
 
 
-def _read_table(path: Path, label: str) -> tuple[pd.DataFrame, int]:
-    """Every cell as text, and the file line of the first row (for messages)."""
-    try:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-    except FileNotFoundError:
-        raise _fail(label, None, "no such file", None, "check the path given to --csv") from None
-    except pd.errors.EmptyDataError:
-        raise _fail(label, None, "the file is empty", None, _FILE_HINT) from None
-    except UnicodeDecodeError:
-        raise _fail(label, None, "not a UTF-8 text file", None, _FILE_HINT) from None
-    except OSError as err:
-        raise _fail(label, None, f"cannot be read ({err.strerror})", None, _FILE_HINT) from None
-    except ValueError as err:  # pandas' ParserError included
-        raise _fail(label, None, f"not a readable CSV ({str(err)[:120]})", None, _FILE_HINT) from None
-    # yfinance's download().to_csv() writes three header lines: Price, Ticker, Date.
-    head = [_norm(v) for v in raw.iloc[:2, 0].fillna("")] if raw.shape[1] else []
-    if head[:1] == ["ticker"] and _norm(raw.columns[0]) == "price":
-        skip = 2 if head == ["ticker", "date"] else 1
-        raw = raw.iloc[skip:].rename(columns={raw.columns[0]: "date"}).reset_index(drop=True)
-        return raw, 2 + skip
-    return raw, 2
+def _announced(name: str, file: PriceFile, source: str, say: Notify) -> PriceData:
+    """``file`` as PriceData, after telling ``say`` how it was read and which bars were repaired."""
+    notice = reading_notice(file)
+    if notice:
+        say(notice)
+    if len(file.repaired):
+        say(repair_notice(str(file.path), file.repaired))
+    return PriceData(name, file.frame, source, len(file.repaired))
 
 
-def _flatten(raw: pd.DataFrame) -> pd.DataFrame:
-    """Keep the column level that names prices (yfinance answers Price x Ticker); dates as a column."""
-    if isinstance(raw.columns, pd.MultiIndex):
-        levels = [raw.columns.get_level_values(i) for i in range(raw.columns.nlevels)]
-        names = next((lv for lv in levels if "close" in map(_norm, lv)), levels[0])
-        raw = raw.set_axis(names, axis=1)
-    return raw.reset_index(names="date") if isinstance(raw.index, pd.DatetimeIndex) else raw
-
-
-def _canonical(raw: pd.DataFrame, label: str, hint: str, first_line: int | None) -> pd.DataFrame:
-    """Any raw daily table (CSV text or a yfinance answer) -> the validated canonical frame."""
-    raw = _flatten(raw)
-    names = [_norm(c) for c in raw.columns]
-    date = next((n for n in _DATE_NAMES if n in names), "date")
-    adj = next((n for n in _ADJ_NAMES if n in names), None)
-    wanted = [n for n in (date, *PRICE_COLUMNS, adj) if n]
-    for name in wanted:
-        if name not in names:
-            found = ", ".join(map(str, raw.columns))[:200]
-            raise _fail(label, None, f"no {name!r} column (found: {found})", None, hint)
-        if names.count(name) > 1:
-            raise _fail(label, None, f"column {name!r} appears more than once", None, hint)
-    table = raw.set_axis(names, axis=1)[wanted]
-    if table.empty:
-        raise _fail(label, None, "no data rows", "at least 1 row", hint)
-    where = "line {}" if first_line else "row {}"
-    dates = _parse_dates(table[date], label, hint, lambda i: where.format(i + (first_line or 1)))
-    values = {}
-    for name in wanted[1:]:
-        text = table[name]
-        number = text if pd.api.types.is_numeric_dtype(text) else pd.to_numeric(text, errors="coerce")
-        bad = np.flatnonzero(number.isna().to_numpy() & text.notna().to_numpy())
-        if bad.size:
-            what = f"{name} {str(text.iloc[bad[0]])[:40]!r} is not a number"
-            raise _fail(label, f"row {dates[bad[0]]:%Y-%m-%d}", what, None, hint)
-        values[name] = number.to_numpy(dtype="float64", na_value=np.nan)
-    frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
-    _check(frame, label, hint)  # on the file's own numbers, so that messages quote them
-    if adj:
-        _check(frame, label, hint, columns=(adj,))
-        ratio = frame[adj] / frame["close"]
-        frame = frame[list(PRICE_COLUMNS)].assign(
-            open=frame["open"] * ratio, high=frame["high"] * ratio, low=frame["low"] * ratio, close=frame[adj]
-        )
-        _check(frame, label, hint)
-    return frame
-
-
-def _parse_dates(text: pd.Series, label: str, hint: str, where: Callable[[int], str]) -> pd.DatetimeIndex:
-    if isinstance(text.dtype, pd.DatetimeTZDtype):
-        dates = text.dt.tz_localize(None)  # the exchange's own calendar day
-    elif pd.api.types.is_datetime64_dtype(text.dtype):
-        dates = text
-    else:
-        clean = text.astype("str").str.strip().str.replace(_OFFSET, r"\1", regex=True).where(text.notna())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "could not infer format": the NaT check below says more
-            try:
-                dates = pd.to_datetime(clean, errors="coerce")
-            except (ValueError, TypeError, OverflowError) as err:
-                what = f"dates do not parse ({str(err)[:120]})"
-                raise _fail(label, None, what, "dates parse", hint) from None
-        if isinstance(dates.dtype, pd.DatetimeTZDtype):
-            dates = dates.dt.tz_localize(None)
-    bad = np.flatnonzero(dates.isna().to_numpy())
-    if bad.size:
-        value = text.iloc[bad[0]]
-        what = f"date {str(value)[:40]!r} is not a date in the file's format"
-        what = "date is missing" if pd.isna(value) else what
-        raise _fail(label, where(bad[0]), what, "dates parse", hint)
-    return pd.DatetimeIndex(dates).normalize().as_unit("ns")
-
-
-def _check(frame: pd.DataFrame, label: str, hint: str, columns: tuple[str, ...] = PRICE_COLUMNS) -> None:
-    """The validation rules; each failure names the first offending row."""
-    if not isinstance(frame, pd.DataFrame):
-        raise _fail(label, None, f"expected a table, got {type(frame).__name__}", None, hint)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise _fail(label, None, f"no {missing[0]!r} column", None, hint)
-    if len(frame) == 0:
-        raise _fail(label, None, "no data rows", "at least 1 row", hint)
-    index = frame.index
-    if not isinstance(index, pd.DatetimeIndex):
-        raise _fail(label, None, "the rows are not indexed by date", "dates parse", hint)
-    if index.tz is not None:
-        raise _fail(label, None, f"dates carry a time zone ({index.tz})", "tz-naive dates", hint)
-    if index.hasnans:
-        row = f"row {np.flatnonzero(index.isna())[0] + 1}"
-        raise _fail(label, row, "date is missing", "dates parse", hint)
-    step = np.diff(index.asi8)
-    if (step <= 0).any():
-        i = np.flatnonzero(step <= 0)[0] + 1
-        what, rule = ("date appears twice", "dates unique") if step[i - 1] == 0 else (
-            f"date is earlier than the row before ({index[i - 1]:%Y-%m-%d})", "dates ascending")  # fmt: skip
-        raise _fail(label, f"row {index[i]:%Y-%m-%d}", what, rule, hint)
-    x = _as_floats(frame, columns, label, hint)
-    price = np.array([c != "volume" for c in columns])
-    for mask, verb, rule in (
-        (np.isnan(x), "is missing", "no missing values"),
-        (np.isinf(x), "is not finite", "values finite"),
-        ((x <= 0) & price, "is not positive", "prices > 0"),
-        ((x < 0) & ~price, "is negative", "volume >= 0"),
-    ):
-        if mask.any():
-            i, j = np.argwhere(mask)[0]
-            shown = "" if np.isnan(x[i, j]) else f" {x[i, j]:.10g}"
-            raise _fail(label, f"row {index[i]:%Y-%m-%d}", f"{columns[j]}{shown} {verb}", rule, hint)
-    if columns == PRICE_COLUMNS:
-        _check_range(x, index, label, hint)
-
-
-def _check_range(x: np.ndarray, index: pd.DatetimeIndex, label: str, hint: str) -> None:
-    """high >= max(open, close) and low <= min(open, close), up to float noise."""
-    o, h, lo, c = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
-    top, bottom = np.maximum(o, c), np.minimum(o, c)
-    for value, bound, bad, text, rule in (
-        (h, top, h < top * (1 - _TOLERANCE), "high {} is below {}", "high >= max(open, close)"),
-        (lo, bottom, lo > bottom * (1 + _TOLERANCE), "low {} is above {}", "low <= min(open, close)"),
-    ):
-        if bad.any():
-            i = np.flatnonzero(bad)[0]
-            which = f"{'open' if bound[i] == o[i] else 'close'} {bound[i]:.10g}"
-            what = text.format(f"{value[i]:.10g}", which)
-            raise _fail(label, f"row {index[i]:%Y-%m-%d}", what, rule, hint)
-
-
-def _as_floats(frame: pd.DataFrame, columns: tuple[str, ...], label: str, hint: str) -> np.ndarray:
-    for col in columns:
-        if (frame.columns == col).sum() > 1:
-            raise _fail(label, None, f"column {col!r} appears more than once", None, hint)
-    try:
-        return frame[list(columns)].apply(pd.to_numeric).to_numpy(dtype="float64", na_value=np.nan)
-    except (TypeError, ValueError) as err:
-        raise _fail(label, None, f"values that are not numbers ({str(err)[:80]})", None, hint) from None
-
-
-def _load_bundled(name: str) -> PriceData:
-    path = BUNDLED_DIR / f"{name}.csv"
+def _load_bundled(name: str, policy: RepairBars = "refuse", say: Notify | None = None) -> PriceData:
+    paths = [BUNDLED_DIR / f"{name}{suffix}" for suffix in _BUNDLED_SUFFIXES]
+    path = next((p for p in paths if p.is_file()), paths[0])
     if not path.is_file():
         raise DataError(f"no bundled data for ticker {name} (bundled: {', '.join(bundled_tickers())}); "
                         "use one of those, --source yahoo, or pass --csv PATH")  # fmt: skip
-    return PriceData(name, read_price_csv(path, ticker=name), f"bundled {path.name}")
+    return _announced(name, _read_plain(path, name, policy), f"bundled {path.name}", say or (lambda _: None))
 
 
-def _load_yahoo(name: str, cache: Path, download: Downloader, say: Notify) -> PriceData:
+def _load_yahoo(name: str, cache: Path, download: Downloader, say: Notify, policy: RepairBars) -> PriceData:
     """Refresh the cache from Yahoo; without a network fall back to the cache, then the bundled file."""
     cached = None
     if cache.exists():
@@ -344,11 +257,11 @@ def _load_yahoo(name: str, cache: Path, download: Downloader, say: Notify) -> Pr
             cached = read_price_csv(cache, ticker=name)
         except DataError as err:  # replaced by the next good download
             say(f"ignoring unusable cache: {err}")
-    parse = partial(_canonical, label=f"Yahoo {name} download", hint=_YAHOO_HINT, first_line=None)
+    parse = partial(canonical, label=f"Yahoo {name} download", hint=_YAHOO_HINT, first_line=None)
     try:
         frame = refresh_prices(name, cached, download, parse, say)
     except (NetworkError, OSError) as err:  # OSError: requests' and curl's connection errors
-        return _offline(name, cache, cached, err, say)
+        return _offline(name, cache, cached, err, say, policy)
     if frame is not cached:
         try:
             atomic_write_text(cache, _serialise(frame))
@@ -357,12 +270,13 @@ def _load_yahoo(name: str, cache: Path, download: Downloader, say: Notify) -> Pr
     return PriceData(name, frame, f"Yahoo cache {cache}")
 
 
-def _offline(name: str, cache: Path, cached: pd.DataFrame | None, err: Exception, say: Notify) -> PriceData:
+def _offline(name: str, cache: Path, cached: pd.DataFrame | None, err: Exception, say: Notify,
+             policy: RepairBars) -> PriceData:  # fmt: skip
     if cached is not None:
         say(f"no network: using cached {name} data through {cached.index[-1]:%Y-%m-%d}")
         return PriceData(name, cached, f"Yahoo cache {cache}")
     if name in bundled_tickers():
-        data = _load_bundled(name)
+        data = _load_bundled(name, policy, say)
         say(f"no network: using bundled {name} data through {data.last_date:%Y-%m-%d}")
         return data
     why = "Yahoo Finance could not be reached and there is no cached or bundled copy"

@@ -13,6 +13,7 @@ of the fill model is backtrader's, executed on the same numbers as in ``bt run``
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,15 @@ def _resumed(broker: bt.brokers.BackBroker, data: bt.AbstractDataBase, day: Day)
 
 
 def warmup_bars(strategy: type) -> int:
-    """Bars of history before the previous close that the strategy's indicators need (its ``warmup``, default 0)."""
+    """Bars of history before the previous close that the strategy's indicators need (its ``warmup``, default 0).
+
+    A day's feed is these bars, the previous close and the day itself, cut at the account's
+    opening day, where ``bt run``'s bars start too. Either both feeds start at the opening day,
+    or the paper feed holds ``warmup + 2`` bars; for a strategy whose indicators need n bars
+    (its minimum period), ``warmup >= n - 1`` puts the last of them past the n-th, so the strategy
+    gets ``next`` with the values of ``bt run``. ``warmup = n - 2`` would give the same values but
+    ``nextstart`` on every day, and fewer leaves the indicators unready (``trade_day`` refuses both).
+    """
     value = getattr(strategy, "warmup", 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{strategy.__name__}.warmup must be a whole number of bars >= 0. Got {value!r}.")
@@ -66,19 +75,28 @@ def _before_last(self: bt.Strategy) -> None:
 
 @functools.cache
 def paper_strategy(strategy: type[bt.Strategy]) -> type[bt.Strategy]:
-    """``strategy`` with one change: before the last bar it only resubmits the queued order."""
+    """``strategy`` with one change: before the last bar it only resubmits the queued order.
 
-    def next_(self: bt.Strategy) -> None:
-        if len(self) < self.data.buflen():
-            return _before_last(self)
-        strategy.next(self)
+    Backtrader calls ``prenext`` while the indicators warm up, ``nextstart`` once on the bar
+    where they are first ready, then ``next``; all three are wrapped, so whichever of them falls
+    on a warm-up bar does nothing of the strategy's, and on the last bar the strategy gets the
+    same one as in ``bt run`` on that day (given enough warm-up bars, see ``warmup_bars``).
+    """
 
-    def prenext_(self: bt.Strategy) -> None:  # indicators still warming up
-        if len(self) < self.data.buflen():
-            return _before_last(self)
-        strategy.prenext(self)
+    def wrap(method: str) -> Callable[[bt.Strategy], None]:
+        own = getattr(strategy, method)
 
-    namespace = {"params": (("queued", 0),), "next": next_, "prenext": prenext_}
+        def wrapped(self: bt.Strategy) -> None:
+            if len(self) < self.data.buflen():
+                return _before_last(self)
+            if not hasattr(self, "_paper_call"):  # the one backtrader called on the last bar
+                self._paper_call = method
+            own(self)
+
+        wrapped.__name__ = method
+        return wrapped
+
+    namespace = {"params": (("queued", 0),), **{m: wrap(m) for m in ("prenext", "nextstart", "next")}}
     return type(f"Paper{strategy.__name__}", (strategy,), namespace)
 
 
@@ -112,7 +130,14 @@ def trade_day(
     cerebro.addstrategy(paper_strategy(strategy), queued=0 if queued is None else queued.size, **params)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
     cerebro.addanalyzer(FillRecorder, _name="fills")
-    (result,) = cerebro.run()
+    # Bar by bar: backtrader's vectorised mode (runonce) fails on an indicator given fewer bars
+    # than its period, which a feed cut at the opening day can be; the values are the same.
+    (result,) = cerebro.run(runonce=False)
+    warmup = warmup_bars(strategy)
+    if len(bars) >= warmup + 2 and result._paper_call != "next":  # a full feed, and no `next` as in `bt run`
+        raise RuntimeError(f"{strategy.__name__}.warmup ({warmup}) is too small: after {len(bars)} bars (warmup + 2) "
+                           f"backtrader calls its {result._paper_call}, not next as in `bt run`; it must be at least "
+                           "its indicators' longest period - 1")  # fmt: skip
     orders = result.broker.orders
     settled = None
     if queued is not None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import os
 import sqlite3
@@ -30,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from reports.files import atomic_write_bytes
 
 from ..errors import BtError
 
@@ -368,26 +365,7 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, 'queued')", (eid, date, size, price))  # fmt: skip
 
 
-# Model files and locks
-
-
-def write_model_file(folder: Path, name: str, version: int, member: int, data: bytes) -> dict[str, str]:
-    """Write one member of a model version atomically; its path (relative to ``folder``) and sha256."""
-    relative = Path("models") / name / f"v{version:04d}-m{member}.bin"
-    atomic_write_bytes(folder / relative, data)
-    return {"path": relative.as_posix(), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def read_model_file(folder: Path, entry: dict[str, str]) -> bytes:
-    """The bytes of a model file, checked against the ledger's checksum."""
-    path = folder / entry["path"]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LedgerError(f"model file {path} cannot be read ({exc.strerror}); the ledger references it") from None
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise LedgerError(f"model file {path} does not match the ledger's checksum (changed or corrupt)")
-    return data
+# Locks
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ would copy backtrader's sizing, slippage, cash-check and commission rules and co
 from them; reusing backtrader makes replay-versus-``bt run`` parity exact by construction.
 
 Every registered strategy paper-trades: a step feeds it the bars since the account opened,
-up to the warm-up its indicators declare (``warmup`` on the class, e.g. 50 for sma-cross), so
+up to the warm-up its indicators declare (``warmup`` on the class, e.g. 49 for sma-cross), so
 its ``next()`` sees what it would see in ``bt run`` on the same day.
 
 Forecasts follow the walk-forward: step n (step 0 opens the account and only decides)
@@ -45,7 +45,8 @@ from ..config import RunConfig
 from ..data import ticker_prices
 from ..errors import ConfigError, DataError
 from .day import trade_day, warmup_bars
-from .ledger import Day, Ledger, StepRecord, experiment_lock, paper_dir, read_model_file, write_model_file
+from .ledger import Day, Ledger, StepRecord, experiment_lock, paper_dir
+from .models import load_model_file, write_model_file
 
 __all__ = ["Advance", "DayReport", "replay", "start", "step"]
 
@@ -252,7 +253,7 @@ class _Session:
             if latest is None:
                 self.members = self.config.forecast.forecasters()
             else:
-                self.members = [Forecaster.from_bytes(read_model_file(self.folder, f)) for f in latest["files"]]
+                self.members = [load_model_file(self.folder, f) for f in latest["files"]]
         return self.members
 
     def _fold(self, n: int, end: int | None) -> Fold:

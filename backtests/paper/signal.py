@@ -46,10 +46,14 @@ def _forecast(config: RunConfig, prices: PriceData) -> tuple[float, dict[str, An
 
 
 def _holding(config: RunConfig, bars: pd.DataFrame, side: int) -> Day | None:
-    """An account holding ``size`` of equity long or short at the previous close (None when flat)."""
+    """An account holding ``size`` of equity long or short at the previous close (None when flat).
+
+    ``bars`` is [warm-up..., previous close,] today: the position is bought at the bar before the last.
+    """
     if side == 0:
         return None
-    cash, date, price = config.broker.cash, bars.index[0], float(bars["close"].iloc[0])
+    previous = max(len(bars) - 2, 0)
+    cash, date, price = config.broker.cash, bars.index[previous], float(bars["close"].iloc[previous])
     shares = side * math.floor(config.strategy.size * cash / price)
     return Day(0, date, price, cash - shares * price, cash, shares, price)
 
