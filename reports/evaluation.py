@@ -57,9 +57,12 @@ def directional_accuracy(forecast: npt.ArrayLike, actual: npt.ArrayLike, origin:
 
     A day counts when ``sign(forecast - origin) == sign(actual - origin)``. A tie
     (sign 0, "no change") counts only when both are ties: a flat forecast on a
-    day that moved is wrong, and so is a call of up or down on a flat day.
+    day that moved is wrong, and so is a call of up or down on a flat day. A
+    forecast that never calls a direction (the naive one) has none: NaN.
     """
     f, a, o = _arrays(forecast=forecast, actual=actual, origin=origin)
+    if np.all(f == o):  # the naive forecast predicts no change: it has no direction to be right about
+        return math.nan
     return float(np.mean(np.sign(f - o) == np.sign(a - o)))
 
 
@@ -202,35 +205,6 @@ def per_fold_metrics(table: pd.DataFrame) -> pd.DataFrame:
             "directional_accuracy": directional_accuracy(f, a, o),
         })  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def _format_p(p: float) -> str:
-    if math.isnan(p):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"= {p:.2g}"
-
-
-def verdict(metrics: dict[str, float], model: str = "LSTM", alpha: float = 0.05) -> str:
-    """One plain sentence on whether ``model`` beat the naive forecast.
-
-    "Beat" needs both a lower RMSE and a DM p-value below ``alpha``.
-    """
-    u, p = float(metrics["theils_u"]), float(metrics["dm_p_value"])
-    if math.isnan(u):
-        return f"the {model} could not be compared with the naive forecast (the naive RMSE is zero)"
-    change = abs(u - 1.0) * 100
-    if u > 1:
-        rmse_words = f"RMSE {change:.1f}% higher"
-    elif u < 1:
-        rmse_words = f"RMSE {change:.1f}% lower"
-    else:
-        rmse_words = "same RMSE"
-    detail = f"({rmse_words}, DM p {_format_p(p)})"
-    if u >= 1:
-        return f"the {model} did not beat the naive forecast {detail}"
-    if p < alpha:
-        return f"the {model} beat the naive forecast {detail}"
-    return f"the {model} was more accurate than the naive forecast, but not significantly {detail}"
 
 
 def _returns(returns: npt.ArrayLike) -> np.ndarray:

@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from . import charts
-from .evaluation import forecast_metrics, metrics_table, per_fold_metrics, verdict
+from .evaluation import forecast_metrics, metrics_table, per_fold_metrics
+from .wording import forecast_verdict, sentence, strategy_verdict
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -86,8 +87,14 @@ def _format_metrics(table: pd.DataFrame) -> pd.DataFrame:
     shown = table[["rmse", "mae", "mape", "directional_accuracy", "theils_u", "dm_stat", "dm_p_value"]].copy()
     shown.columns = ["RMSE", "MAE", "MAPE", "directional accuracy", "Theil's U", "DM stat", "DM p-value vs naive"]
     for col in ("MAPE", "directional accuracy"):
-        shown[col] = shown[col].map(lambda v: f"{v * 100:.2f}%")
+        shown[col] = shown[col].map(lambda v: "n/a" if pd.isna(v) else f"{v * 100:.2f}%")
     return shown.round(4)
+
+
+def forecast_words(run: Any) -> str:
+    """The forecast verdict of a saved run, as every page and the terminal say it."""
+    metrics = forecast_metrics(run.forecasts)
+    return forecast_verdict(metrics["theils_u"], metrics["dm_p_value"], model_label(run.meta))
 
 
 def headline(run: Any) -> str:
@@ -97,13 +104,14 @@ def headline(run: Any) -> str:
     rows = [{"": LABELS[k] if k != "benchmark" else f"benchmark ({bench})", "total return": _pct(s[k]["total_return"]),
              "CAGR": _pct(s[k]["cagr"]), "Sharpe": f"{s[k]['sharpe']:.2f}", "max drawdown": _pct(s[k]["max_drawdown"])}
             for k in LABELS if k in s]  # fmt: skip
-    rows[0][""] = meta["config"]["strategy"]["name"]
-    parts = [html_table(pd.DataFrame(rows), index=False), f"<p>Trades (fills): {s['trades']}. "
-             f"Probabilistic Sharpe ratio: {s['psr_vs_zero']:.2f} that the true Sharpe exceeds 0, "
-             f"{s['psr_vs_buy_and_hold']:.2f} that it exceeds buy-and-hold's.</p>"]  # fmt: skip
+    name = meta["config"]["strategy"]["name"]
+    rows[0][""] = name
+    trade = strategy_verdict(s["strategy"]["sharpe"], s["buy_and_hold"]["sharpe"], s["psr_vs_buy_and_hold"], name)
+    parts = [f'<p class="verdict">{html.escape(sentence(trade))}</p>', html_table(pd.DataFrame(rows), index=False),
+             f"<p>Trades (fills): {s['trades']}. Probabilistic Sharpe ratio: {s['psr_vs_zero']:.2f} that the true "
+             f"Sharpe exceeds 0, {s['psr_vs_buy_and_hold']:.2f} that it exceeds buy-and-hold's.</p>"]  # fmt: skip
     if run.forecasts is not None:
-        words = verdict(forecast_metrics(run.forecasts), model_label(meta))
-        parts.insert(0, f'<p class="verdict">{html.escape(words[0].upper() + words[1:])}.</p>')
+        parts.insert(0, f'<p class="verdict">{html.escape(sentence(forecast_words(run)))}</p>')
         parts.append(f"<p>Forecast RMSE {s['forecast_rmse']:.4f} against {s['naive_rmse']:.4f} for the naive "
                      f"forecast (tomorrow = today): ratio {s['rmse_ratio']:.3f}, Diebold-Mariano p = "
                      f"{s['dm_p_value']:.3g}.</p>")  # fmt: skip
@@ -187,5 +195,6 @@ def run_page(run: Any, tearsheet: str | None) -> str:
 def forecast_page(run: Any) -> str:
     """The forecast sections alone (``bt walk-forward``'s forecast.html)."""
     title, subtitle = _title(run, f"{model_label(run.meta)} walk-forward")
-    sections = forecast_sections(run) + [("config", "Configuration, data and versions", provenance(run))]
+    verdict = ("verdict", "Verdict", f'<p class="verdict">{html.escape(sentence(forecast_words(run)))}</p>')
+    sections = [verdict, *forecast_sections(run), ("config", "Configuration, data and versions", provenance(run))]
     return _page(title, subtitle, sections)

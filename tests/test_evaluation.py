@@ -27,8 +27,8 @@ from reports.evaluation import (
     sharpe_per_period,
     strategy_psr,
     theils_u,
-    verdict,
 )
+from reports.wording import forecast_verdict, strategy_verdict
 
 # ---------------------------------------------------------------- real data
 
@@ -109,7 +109,8 @@ def test_theils_u_of_the_naive_forecast_is_exactly_one(rows: tuple[list[float], 
 def test_metric_ranges(rows: tuple[list[float], list[float], list[float]]) -> None:
     forecast, actual, naive = rows
     assert mape(forecast, actual) >= 0
-    assert 0.0 <= directional_accuracy(forecast, actual, naive) <= 1.0
+    hit = directional_accuracy(forecast, actual, naive)
+    assert 0.0 <= hit <= 1.0 or (math.isnan(hit) and forecast == naive)
     assert rmse(forecast, actual) >= mae(forecast, actual) - 1e-9  # RMSE >= MAE (power means)
 
 
@@ -290,8 +291,8 @@ def test_metrics_table_has_a_naive_row(closes: pd.Series) -> None:
     assert list(frame.index) == ["LSTM", "naive"] and frame.index.name == "model"
     assert frame.loc["naive", "theils_u"] == 1.0
     assert math.isnan(frame.loc["naive", "dm_stat"]) and frame.loc["naive", "dm_p_value"] == 1.0
-    # a naive forecast never calls a move: right only on flat days
-    assert frame.loc["naive", "directional_accuracy"] == pytest.approx(np.mean(drift["actual"] == drift["naive"]))
+    # a naive forecast never calls a move: it has no directional accuracy (shown as n/a)
+    assert math.isnan(frame.loc["naive", "directional_accuracy"])
     with pytest.raises(ValueError, match="other target days"):
         metrics_table({"LSTM": drift, "short": naive.iloc[1:]})
 
@@ -312,21 +313,47 @@ def test_per_fold_metrics(closes: pd.Series) -> None:
     ]  # fmt: skip
 
 
-def test_verdict_wording() -> None:
-    assert verdict({"theils_u": 1.019, "dm_p_value": 0.41}) == (
-        "the LSTM did not beat the naive forecast (RMSE 1.9% higher, DM p = 0.41)"
-    )
-    assert verdict({"theils_u": 0.968, "dm_p_value": 0.01}) == (
-        "the LSTM beat the naive forecast (RMSE 3.2% lower, DM p = 0.01)"
-    )
-    assert verdict({"theils_u": 0.968, "dm_p_value": 0.23}, model="GRU") == (
-        "the GRU was more accurate than the naive forecast, but not significantly (RMSE 3.2% lower, DM p = 0.23)"
-    )
-    assert "beat the naive forecast (RMSE 3.2% lower, DM p < 0.001)" in verdict({"theils_u": 0.968, "dm_p_value": 1e-5})
-    assert "not significantly" in verdict({"theils_u": 0.968, "dm_p_value": 0.01}, alpha=0.01)
-    assert verdict({"theils_u": 1.0, "dm_p_value": 1.0}, model="naive") == (
-        "the naive did not beat the naive forecast (same RMSE, DM p = 1)"
-    )
+@pytest.mark.parametrize(
+    ("u", "p", "words"),
+    [
+        (0.996, 0.71, "the LSTM's RMSE is 0.4% lower than naive's, not significant (DM p = 0.71)"),
+        (1.014, 0.012, "the LSTM's RMSE is 1.4% higher than naive's, significantly worse (DM p = 0.012)"),
+        (0.968, 0.01, "the LSTM's RMSE is 3.2% lower than naive's, significantly better (DM p = 0.01)"),
+        (1.019, 0.41, "the LSTM's RMSE is 1.9% higher than naive's, not significant (DM p = 0.41)"),
+        (0.968, 1e-5, "the LSTM's RMSE is 3.2% lower than naive's, significantly better (DM p < 0.001)"),
+        (1.0, 1.0, "the LSTM's RMSE equals naive's (DM p = 1)"),
+        (math.nan, math.nan, "the LSTM cannot be compared with the naive forecast (the naive RMSE is zero)"),
+    ],
+)
+def test_forecast_verdict_wording(u: float, p: float, words: str) -> None:
+    assert forecast_verdict(u, p) == words
+
+
+def test_forecast_verdict_alpha_and_model_name() -> None:
+    assert forecast_verdict(0.968, 0.01, "GRU", alpha=0.01).startswith("the GRU's RMSE is 3.2% lower")
+    assert "not significant" in forecast_verdict(0.968, 0.01, alpha=0.01)
+
+
+@pytest.mark.parametrize(
+    ("sharpe", "bh", "psr", "words"),
+    [
+        (0.48, 0.67, 0.33, "lstm-strategy's Sharpe ratio 0.48 is lower than buy-and-hold's 0.67, not significant "
+                           "(PSR 0.33 that its true Sharpe exceeds buy-and-hold's)"),
+        (1.20, 0.50, 0.97, "lstm-strategy's Sharpe ratio 1.20 is higher than buy-and-hold's 0.50, significantly "
+                           "better (PSR 0.97 that its true Sharpe exceeds buy-and-hold's)"),
+        (-0.3, 0.9, 0.01, "lstm-strategy's Sharpe ratio -0.30 is lower than buy-and-hold's 0.90, significantly "
+                          "worse (PSR 0.01 that its true Sharpe exceeds buy-and-hold's)"),
+        (math.nan, 0.9, 0.5, "lstm-strategy cannot be compared with buy-and-hold (a flat return series has no "
+                             "Sharpe ratio)"),
+    ],
+)
+def test_strategy_verdict_wording(sharpe: float, bh: float, psr: float, words: str) -> None:
+    assert strategy_verdict(sharpe, bh, psr, "lstm-strategy") == words
+
+
+def test_naive_forecast_has_no_directional_accuracy() -> None:
+    origin = np.array([1.0, 2.0, 3.0])
+    assert math.isnan(directional_accuracy(origin, np.array([2.0, 1.0, 3.0]), origin))
 
 
 # ---------------------------------------------------------------- probabilistic Sharpe ratio

@@ -16,8 +16,6 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from reports.saved import SavedRunError
-
 from ..errors import BtError
 from . import console
 from .options import (
@@ -61,14 +59,14 @@ class _OneLineErrors(TyperGroup):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
-        except (BtError, SavedRunError) as exc:
-            console.fail(in_option_terms(str(exc)), exc.exit_code)
         except Exception as exc:
-            if not (type(exc).__module__.startswith("typer") and hasattr(exc, "format_message")):
-                raise
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            console.fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
+            if type(exc).__module__.startswith(("typer", "click")) and hasattr(exc, "format_message"):
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                console.fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
+            if isinstance(exc, BtError) or getattr(type(exc), "exit_code", None) == 2:  # reports' input errors too
+                console.fail(in_option_terms(str(exc)), 2)
+            raise
         code = rv if isinstance(rv, int) else 0
         if standalone_mode:
             sys.exit(code)
@@ -110,7 +108,8 @@ def run_command(
                                       notify=console.notice, on_fold=on_fold)  # fmt: skip
     console.print_summary(
         console.out, result.summary, ticker=result.prices.ticker, benchmark=result.benchmark.ticker,
-        strategy=resolved.config.strategy.name, report=files.get("report.html"), cached=result.forecasts_from_cache,
+        strategy=resolved.config.strategy.name, model_name=resolved.config.forecast.model,
+        report=files.get("report.html"), cached=result.forecasts_from_cache,
         seconds=console.timer() - began,
     )  # fmt: skip
 

@@ -80,19 +80,23 @@ def summary_table(summary: dict[str, Any], ticker: str, benchmark: str, strategy
     return table
 
 
-def print_summary(console: Console, summary: dict[str, Any], *, ticker: str, benchmark: str,
-                  strategy: str, report: Path | None, cached: bool, seconds: float) -> None:  # fmt: skip
+def print_summary(console: Console, summary: dict[str, Any], *, ticker: str, benchmark: str, strategy: str,
+                  model_name: str, report: Path | None, cached: bool, seconds: float) -> None:  # fmt: skip
     """The closing lines of ``bt run``."""
+    from reports.wording import forecast_verdict, strategy_verdict
+
     console.print(summary_table(summary, ticker, benchmark, strategy))
-    console.print(f"trades (fills): {summary['trades']}")
+    s = summary
+    trade = strategy_verdict(s["strategy"]["sharpe"], s["buy_and_hold"]["sharpe"], s["psr_vs_buy_and_hold"], strategy)
+    console.print(f"trades (fills): {s['trades']}; {trade}", soft_wrap=True, markup=False)
     if "forecast_rmse" in summary:
-        verdict = "beats" if summary["rmse_ratio"] < 1 else "does not beat"
+        model = "LSTM" if model_name == "lstm" else model_name
         console.print(
-            f"forecast RMSE {summary['forecast_rmse']:.4f} vs naive (tomorrow = today) "
-            f"{summary['naive_rmse']:.4f}: ratio {summary['rmse_ratio']:.3f}, the model {verdict} naive"
-            f" ({summary['folds']} folds{', from cache' if cached else ''})",
-            soft_wrap=True,
-        )
+            f"forecast RMSE {s['forecast_rmse']:.4f} vs naive (tomorrow = today) {s['naive_rmse']:.4f}: "
+            f"{forecast_verdict(s['rmse_ratio'], s['dm_p_value'], model)} ({s['folds']} folds"
+            f"{', from cache' if cached else ''})",
+            soft_wrap=True, markup=False,
+        )  # fmt: skip
     if report is not None:
         console.print(f"report: {report}", soft_wrap=True)
     console.print(f"done in {seconds:.1f} s")
@@ -113,6 +117,6 @@ def print_metrics(console: Console, meta: dict[str, Any], page: Path) -> None:
     for _, label, _fmt in columns:
         table.add_column(label, justify="left" if label == "model" else "right", no_wrap=True)
     for row in meta["metrics"]:
-        table.add_row(*(fmt(row[key]) for key, _, fmt in columns))
+        table.add_row(*("n/a" if row[key] != row[key] else fmt(row[key]) for key, _, fmt in columns))
     console.print(table)
     console.print(f"forecast report: {page}", soft_wrap=True)

@@ -134,7 +134,8 @@ def sweep_report_command(
     folder: Annotated[Path, typer.Argument(help="A folder written by `bt sweep`.")],
 ) -> None:
     """Rebuild sweep.html of FOLDER from its saved results and run folders, without running anything."""
-    from reports.sweep_page import build_sweep_page, sweep_headline
+    from reports.sweep_page import write_sweep_page
 
-    console.say(sweep_headline(folder))
-    console.say(f"verdict: {build_sweep_page(folder)}")
+    page, headline = write_sweep_page(folder)
+    console.say(headline)
+    console.say(f"verdict: {page}")

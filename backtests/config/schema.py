@@ -17,11 +17,16 @@ from forecasting import ForecastConfig
 from ..errors import ConfigError
 
 DataSource = Literal["auto", "bundled", "yahoo"]
+RepairBars = Literal["refuse", "clip"]
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which prices: a ticker (bundled, cached or from Yahoo) or a CSV file, and the period."""
+    """Which prices: a ticker (bundled, cached or from Yahoo) or a CSV file, and the period.
+
+    ``repair_bars``: what to do with a file's bar whose high or low does not contain its open and
+    close: "refuse" it (the default) or "clip" high and low to them (the run is told how many rows).
+    """
 
     ticker: str
     csv: str | None = None
@@ -30,12 +35,15 @@ class DataConfig:
     end: dt.date | None = None
     benchmark: str = "SPY"
     benchmark_csv: str | None = None
+    repair_bars: RepairBars = "refuse"
 
     def __post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ConfigError(f"`start` {self.start} is after `end` {self.end}; swap them.")
         if self.source not in ("auto", "bundled", "yahoo"):
             raise ConfigError(f"`source` must be auto, bundled or yahoo. Got {self.source!r}.")
+        if self.repair_bars not in ("refuse", "clip"):
+            raise ConfigError(f"`repair_bars` must be refuse or clip. Got {self.repair_bars!r}.")
 
 
 @dataclass(frozen=True)

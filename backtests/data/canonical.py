@@ -23,8 +23,7 @@ __all__ = ["FILE_HINT", "INTRADAY_HINT", "PRICE_COLUMNS", "TOLERANCE", "Options"
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 FILE_HINT = "fix the file or pass another --csv"
-INTRADAY_HINT = ("resample it to daily bars (one row per day: first open, highest high, lowest low, last close, "
-                 "summed volume) or pass another --csv")  # fmt: skip
+INTRADAY_HINT = "resample it to daily bars (first open, highest high, lowest low, last close, summed volume)"
 TOLERANCE = 1e-9  # relative: the float noise that adjusting a bar leaves
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "trade_date", "unnamed_0")
 ADJ_NAMES = ("adj_close", "adjclose", "adjusted_close")

@@ -25,13 +25,15 @@ def _path(value: str | None) -> Path | None:
 def ticker_prices(data: DataConfig, *, cache_dir: Path | None = None, notify: Notify | None = None) -> PriceData:
     """The prices of the config's ticker (or its ``csv`` file)."""
     return load_prices(data.ticker, csv=_path(data.csv), source=data.source,
-                       cache_dir=cache_dir or default_cache_dir(), notify=notify)  # fmt: skip
+                       cache_dir=cache_dir or default_cache_dir(), notify=notify,
+                       repair_bars=data.repair_bars)  # fmt: skip
 
 
 def benchmark_prices(data: DataConfig, *, cache_dir: Path | None = None, notify: Notify | None = None) -> PriceData:
     """The prices of the config's benchmark (or its ``benchmark_csv`` file)."""
     return load_prices(data.benchmark, csv=_path(data.benchmark_csv), source=data.source,
-                       cache_dir=cache_dir or default_cache_dir(), notify=notify)  # fmt: skip
+                       cache_dir=cache_dir or default_cache_dir(), notify=notify,
+                       repair_bars=data.repair_bars)  # fmt: skip
 
 
 def benchmark_returns(benchmark: PriceData, dates: pd.DatetimeIndex) -> pd.Series:

@@ -143,15 +143,13 @@ def read_price_file(path: Path, *, ticker: str | None = None, repair_bars: Repai
 def reading_notice(file: PriceFile) -> str | None:
     """One line saying how ``file`` was read, e.g. "read x.csv as semicolon-separated with decimal
     commas, newest first (reversed)"; None for a file in the canonical layout."""
+    if not file.reading:
+        return None
     marks = [n.removeprefix("with ") for n in file.reading if n.startswith("with ")]
     notes = [n for n in file.reading if not n.startswith("with ")]
-    if marks:  # how numbers are written goes with the delimiter: "semicolon-separated with decimal commas"
-        at = next((i for i, n in enumerate(notes) if n.endswith("-separated")), None)
-        if at is None:
-            at = int(bool(notes) and notes[0].startswith("UTF"))
-            notes.insert(at, "comma-separated")
-        notes[at] += f" with {' and '.join(marks)}"
-    return f"read {file.path} as {', '.join(notes)}" if notes else None
+    head = next((n for n in notes if n.endswith("-separated")), "comma-separated")
+    head += f" with {' and '.join(marks)}" if marks else ""  # "semicolon-separated with decimal commas"
+    return f"read {file.path} as {', '.join([head, *(n for n in notes if not n.endswith('-separated'))])}"
 
 
 def validate_prices(frame: pd.DataFrame, *, source: str) -> None:

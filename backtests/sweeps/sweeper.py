@@ -106,6 +106,6 @@ def _verdict(folder: SweepFolder) -> tuple[Path | None, str | None]:
     """sweep.html and its headline, once there are results."""
     if not folder.rows:
         return None, None
-    from reports.sweep_page import build_sweep_page, sweep_headline
+    from reports.sweep_page import write_sweep_page
 
-    return build_sweep_page(folder.path), sweep_headline(folder.path)
+    return write_sweep_page(folder.path)
