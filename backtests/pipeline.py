@@ -18,6 +18,7 @@ from reports.saved import SavedRun
 from .cache import ForecastCache
 from .config import RunConfig
 from .data import benchmark_prices, default_cache_dir, ticker_prices
+from .outfolder import check_writable
 from .runfolder import walk_forward_metadata, write_walk_forward
 from .runner import RunResult, forecast, run
 
@@ -38,6 +39,14 @@ class RunRequest:
     out: Path | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
+    overwrite: bool = False
+
+    def check(self, out: Path, marker: str) -> None:
+        """Before any work: the output folder and the cache folder can be written (one-line errors)."""
+        check_writable(out, what="run folder", marker=marker, overwrite=self.overwrite)
+        if self.use_cache:
+            check_writable((self.cache_dir or default_cache_dir()) / "forecasts", what="forecast cache folder",
+                           hint="set BT_CACHE_DIR to a writable folder or pass --no-cache")  # fmt: skip
 
     def cache(self, notify: Notify | None = None) -> ForecastCache | None:
         """The forecast cache this request reads and writes, or None with ``use_cache=False``."""
@@ -49,11 +58,13 @@ class RunRequest:
 def run_and_write(request: RunRequest, *, notify: Notify | None = None,
                   on_fold: FoldCallback | None = None) -> tuple[RunResult, dict[str, Path]]:  # fmt: skip
     """Load data, run, and write the run folder; returns the result and the files written."""
+    out = Path(request.out or default_run_folder(request.config))
+    request.check(out, "run.json")
     data = request.config.data
     prices = ticker_prices(data, cache_dir=request.cache_dir, notify=notify)
     benchmark = benchmark_prices(data, cache_dir=request.cache_dir, notify=notify)
     result = run(request.config, prices, benchmark, cache=request.cache(notify), on_fold=on_fold)
-    return result, result.save(request.out or default_run_folder(request.config))
+    return result, result.save(out, overwrite=request.overwrite)
 
 
 def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
@@ -64,9 +75,10 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
     returns the contents of metrics.json and the files written.
     """
     config = request.config
+    out = Path(request.out or default_run_folder(config, kind="walk-forward"))
+    request.check(out, "metrics.json")
     prices = ticker_prices(config.data, cache_dir=request.cache_dir, notify=notify)
     fc = forecast(config, prices, cache=request.cache(notify), on_fold=on_fold)
     meta = walk_forward_metadata(config, prices, fc.forecasts, fc.from_cache)
-    out = Path(request.out or default_run_folder(config, kind="walk-forward"))
     saved = SavedRun(out, meta, None, None, fc.forecasts, fc.folds, fc.baselines)
-    return meta, write_walk_forward(saved, out)
+    return meta, write_walk_forward(saved, out, overwrite=request.overwrite)

@@ -16,6 +16,7 @@ from reports.files import atomic_write_text, write_csv, write_json
 from reports.saved import FORMAT, KIND, SavedRun
 
 from .cache import code_version
+from .outfolder import check_writable, staged
 
 PACKAGES = ("backtrader", "tensorflow", "keras", "pandas", "numpy", "scikit-learn", "quantstats", "yfinance")
 
@@ -71,15 +72,17 @@ def write_tables(result: Any, out: Path) -> dict[str, Path]:
 
 
 
-def write_run(result: Any, out: Path, *, report: bool = True) -> dict[str, Path]:
-    """The whole run folder: tables, run.json, then report.html and tearsheet.html."""
-    paths = write_tables(result, out)
-    if report:
-        from reports.build import build_report
+def write_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
+    """The whole run folder (tables, run.json, report.html and tearsheet.html), written whole or not at all."""
+    check_writable(out, what="run folder", marker="run.json", overwrite=overwrite)
+    with staged(out) as stage:
+        names = list(write_tables(result, stage))
+        if report:
+            from reports.build import build_report
 
-        paths["report.html"] = build_report(out)
-        paths["tearsheet.html"] = out / "tearsheet.html"
-    return paths
+            build_report(stage)
+            names += ["report.html", "tearsheet.html"]
+    return {name: out / name for name in names}
 
 
 def walk_forward_metadata(config: Any, prices: Any, forecasts: pd.DataFrame, cached: bool) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def walk_forward_metadata(config: Any, prices: Any, forecasts: pd.DataFrame, cac
     }  # fmt: skip
 
 
-def write_walk_forward(run: SavedRun, out: Path) -> dict[str, Path]:
+def write_walk_forward(run: SavedRun, out: Path, *, overwrite: bool = False) -> dict[str, Path]:
     """``bt walk-forward``'s folder: forecasts, folds, baselines, metrics.json and forecast.html."""
     from reports.page import forecast_page, metrics_frame, per_fold_frame
 
@@ -107,12 +110,12 @@ def write_walk_forward(run: SavedRun, out: Path) -> dict[str, Path]:
     for col in ("start", "end"):
         per_fold[col] = per_fold[col].dt.strftime("%Y-%m-%d")
     run.meta["per_fold"] = per_fold.to_dict(orient="records")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, frame in (("forecasts.csv", run.forecasts), ("folds.csv", run.folds), ("baselines.csv", run.baselines)):
-        write_csv(frame, out / name, index=False)
-        paths[name] = out / name
-    write_json(out / "metrics.json", run.meta)
-    atomic_write_text(out / "forecast.html", forecast_page(run))
-    paths["metrics.json"], paths["forecast.html"] = out / "metrics.json", out / "forecast.html"
-    return paths
+    check_writable(out, what="run folder", marker="metrics.json", overwrite=overwrite)
+    with staged(out) as stage:
+        for name, frame in (("forecasts.csv", run.forecasts), ("folds.csv", run.folds),
+                            ("baselines.csv", run.baselines)):  # fmt: skip
+            write_csv(frame, stage / name, index=False)
+        write_json(stage / "metrics.json", run.meta)
+        atomic_write_text(stage / "forecast.html", forecast_page(run))
+    names = ("forecasts.csv", "folds.csv", "baselines.csv", "metrics.json", "forecast.html")
+    return {name: out / name for name in names}

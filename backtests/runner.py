@@ -65,11 +65,14 @@ class RunResult:
     summary: dict[str, Any]
     forecasts_from_cache: bool
 
-    def save(self, out: Path | str, *, report: bool = True) -> dict[str, Path]:
-        """Write the run folder (tables, run.json, and unless ``report=False`` report.html and tearsheet.html)."""
+    def save(self, out: Path | str, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
+        """Write the run folder (tables, run.json, and unless ``report=False`` report.html and tearsheet.html).
+
+        The folder is written whole or not at all; one that holds a run is replaced only with ``overwrite``.
+        """
         from .runfolder import write_run
 
-        return write_run(self, Path(out), report=report)
+        return write_run(self, Path(out), report=report, overwrite=overwrite)
 
 
 def target_period(config: RunConfig, prices: PriceData) -> tuple[int, int]:

@@ -198,3 +198,20 @@ def forecast_page(run: Any) -> str:
     verdict = ("verdict", "Verdict", f'<p class="verdict">{html.escape(sentence(forecast_words(run)))}</p>')
     sections = [verdict, *forecast_sections(run), ("config", "Configuration, data and versions", provenance(run))]
     return _page(title, subtitle, sections)
+
+
+def paper_page(run: Any, tearsheet: str) -> str:
+    """``bt paper report``'s page: the headline of ``report.html`` (verdicts included), equity, fills, tearsheet."""
+    title, subtitle = _title(run, f"{run.meta['config']['strategy']['name']} paper {run.meta['name']}")
+    bench = run.meta["benchmark"]["ticker"]
+    labels = {**LABELS, "strategy": f"paper {run.meta['name']}", "benchmark": f"benchmark ({bench})"}
+    trades = run.trades.assign(date=pd.to_datetime(run.trades["date"]).dt.strftime("%Y-%m-%d")).round(4)
+    sheet = (f'<p><a href="{tearsheet}">Open the quantstats tearsheet on its own page</a>.</p>'
+             f'<iframe title="quantstats tearsheet" src="{tearsheet}"></iframe>')  # fmt: skip
+    sections = [("headline", "Headline", headline(run)),
+                ("equity", "Equity curves and fills",
+                 f'<img alt="equity curves" src="{charts.equity_curves(run.returns, labels)}">'
+                 f'<div class="scroll">{html_table(trades, index=False)}</div>'),
+                ("tearsheet", "Quantstats tearsheet (paper account vs benchmark)", sheet),
+                ("config", "Configuration, data and versions", provenance(run))]  # fmt: skip
+    return _page(title, subtitle, sections)

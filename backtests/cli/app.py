@@ -81,6 +81,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the results in an existing run folder.")]
 Out = Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKER-STRATEGY-TIMESTAMP]")]
 Ticker = Annotated[str | None, typer.Argument(help="Ticker, e.g. AAPL (bundled: AAPL, MSFT, SPY). [or [data] ticker]")]
 
@@ -96,7 +97,7 @@ def run_command(
     batch_size: BatchSize = None, learning_rate: LearningRate = None, threshold: Threshold = None,
     allow_short: AllowShort = None, size: Size = None, cash: Cash = None, commission: Commission = None,
     slippage: Slippage = None, benchmark: Benchmark = None, benchmark_csv: BenchmarkCsv = None,
-    no_cache: NoCache = False,
+    no_cache: NoCache = False, overwrite: Overwrite = False,
 ) -> None:  # fmt: skip
     """Forecast walk-forward, backtest STRATEGY on TICKER, write the run folder and report."""
     from ..pipeline import RunRequest, run_and_write
@@ -104,8 +105,8 @@ def run_command(
     resolved = build(locals())
     began = console.timer()
     with console.fold_progress(console.err) as on_fold:
-        result, files = run_and_write(RunRequest(resolved.config, out, use_cache=not no_cache),
-                                      notify=console.notice, on_fold=on_fold)  # fmt: skip
+        request = RunRequest(resolved.config, out, use_cache=not no_cache, overwrite=overwrite)
+        result, files = run_and_write(request, notify=console.notice, on_fold=on_fold)
     console.print_summary(
         console.out, result.summary, ticker=result.prices.ticker, benchmark=result.benchmark.ticker,
         strategy=resolved.config.strategy.name, model_name=resolved.config.forecast.model,
@@ -122,15 +123,15 @@ def walk_forward_command(
     model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
-    learning_rate: LearningRate = None, no_cache: NoCache = False,
+    learning_rate: LearningRate = None, no_cache: NoCache = False, overwrite: Overwrite = False,
 ) -> None:  # fmt: skip
     """Forecast TICKER walk-forward and compare the model with every baseline (no backtest)."""
     from ..pipeline import RunRequest, walk_forward_and_write
 
     resolved = build(locals())
     with console.fold_progress(console.err) as on_fold:
-        meta, files = walk_forward_and_write(RunRequest(resolved.config, out, use_cache=not no_cache),
-                                             notify=console.notice, on_fold=on_fold)  # fmt: skip
+        request = RunRequest(resolved.config, out, use_cache=not no_cache, overwrite=overwrite)
+        meta, files = walk_forward_and_write(request, notify=console.notice, on_fold=on_fold)
     console.print_metrics(console.out, meta, files["forecast.html"])
 
 

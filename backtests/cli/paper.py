@@ -193,6 +193,8 @@ def status_command(name: Name, as_json: Json = False) -> None:
     if info["model_version"]:
         m = info["model_version"]
         _say(f"  model v{m['version']} trained on {m['train_start']} to {m['train_end']}")
+    for words in info["verdicts"]:
+        _say(f"  {words}")
 
 
 @paper_app.command("list")

@@ -8,11 +8,18 @@ from typing import Any
 
 import pandas as pd
 
-from reports.files import write_csv
+from reports.files import atomic_write_text, write_csv
+from reports.saved import SavedRun
+from reports.wording import forecast_verdict, strategy_verdict
+from strategies.classic import BuyAndHold
 
 from ..config import RunConfig
-from ..data import benchmark_prices, benchmark_returns
+from ..data import benchmark_prices, benchmark_returns, ticker_prices
+from ..engine import run_backtest
 from ..errors import DataError
+from ..outfolder import check_writable, staged
+from ..runfolder import package_versions
+from ..runner import summarise
 from .ledger import Ledger, paper_dir
 
 Notify = Callable[[str], None]
@@ -27,7 +34,7 @@ def experiments(*, folder: Path | None = None) -> list[dict[str, Any]]:
 
 
 def status(name: str, *, folder: Path | None = None) -> dict[str, Any]:
-    """The experiment's account, queued order, last forecast, model version and settings."""
+    """The experiment's account, queued order, last forecast, model version, settings and verdicts."""
     with Ledger(Path(folder or paper_dir())) as ledger:
         exp = ledger.experiment(name)
         eid, out = exp["id"], _summary(ledger, exp)
@@ -40,7 +47,8 @@ def status(name: str, *, folder: Path | None = None) -> dict[str, Any]:
         out["model_version"] = None if model is None else {k: model[k] for k in ("version", "train_start", "train_end")}
         out["fills"] = len(ledger.table("fills", eid))
         out["config"] = exp["config"]
-        return out
+    out["verdicts"] = verdicts(paper_run(name, folder=folder)[0]) if out["days"] >= 3 else []
+    return out
 
 
 def _summary(ledger: Ledger, exp: dict[str, Any]) -> dict[str, Any]:
@@ -56,25 +64,80 @@ def _summary(ledger: Ledger, exp: dict[str, Any]) -> dict[str, Any]:
             "total_return": last.equity / cash0 - 1.0}  # fmt: skip
 
 
-def write_report(name: str, out: Path, *, folder: Path | None = None, notify: Notify | None = None) -> dict[str, Path]:
-    """A quantstats report of the paper account against the benchmark, plus the ledger's tables as CSV."""
-    from reports.tearsheet import write_tearsheet
+def _returns_and_forecasts(config: RunConfig, tables: dict[str, pd.DataFrame],
+                           notify: Notify | None) -> tuple[pd.DataFrame, pd.DataFrame | None, Any]:  # fmt: skip
+    """The account's daily returns beside buy-and-hold's and the benchmark's over the same days, and the
+    forecasts table (each forecast against the next day's close and the naive forecast)."""
+    days = tables["days"]
+    dates = pd.DatetimeIndex(pd.to_datetime(days["date"]), name="date")
+    prices = ticker_prices(config.data, notify=notify)
+    bars = prices.frame.loc[dates]
+    hold = run_backtest(bars, BuyAndHold, {"size": config.strategy.size}, config.broker)
+    equity = pd.Series(days["equity"].to_numpy(), index=dates)
+    bench = benchmark_prices(config.data, notify=notify)
+    returns = pd.DataFrame({"strategy": equity.pct_change().iloc[1:], "buy_and_hold": hold.returns,
+                            "benchmark": benchmark_returns(bench, dates)})  # fmt: skip
+    returns.index.name = "date"
+    fc = tables["forecasts"]
+    if fc.empty:
+        return returns, None, (prices, bench)
+    index, close = prices.frame.index, prices.frame["close"]
+    origin = pd.DatetimeIndex(pd.to_datetime(fc["origin_date"]))
+    after = index.searchsorted(origin, side="right")
+    known = after < len(index)
+    column = {c: fc[c].to_numpy()[known] for c in ("forecast", "close", "model_version")}
+    table = pd.DataFrame({"target_date": index[after[known]], "origin_date": origin[known],
+                          "forecast": column["forecast"], "actual": close.to_numpy()[after[known]],
+                          "naive": column["close"], "fold": column["model_version"]})  # fmt: skip
+    return returns, (table if len(table) >= 3 else None), (prices, bench)
 
+
+TABLES = ("days", "positions", "orders", "fills", "forecasts", "models")
+
+
+def paper_run(name: str, *, folder: Path | None = None, notify: Notify | None = None) -> tuple[SavedRun, dict]:
+    """The experiment as a saved run: returns, fills, forecasts and a summary like ``bt run``'s, and its tables."""
     with Ledger(Path(folder or paper_dir())) as ledger:
         exp = ledger.experiment(name)
-        names = ("days", "positions", "orders", "fills", "forecasts", "models")
-        tables = {t: ledger.table(t, exp["id"]) for t in names}
-    days = tables["days"]
-    if len(days) < 3:
-        raise DataError(f"{name} has {len(days)} stepped days; a report needs at least 3 (step or replay more)")
+        tables = {t: ledger.table(t, exp["id"]) for t in TABLES}
+    if len(tables["days"]) < 3:
+        n = len(tables["days"])
+        raise DataError(f"{name} has {n} stepped days; a report needs at least 3 (step or replay more)")
     config = RunConfig.from_dict(exp["config"])
-    equity = pd.Series(days["equity"].to_numpy(), index=pd.DatetimeIndex(days["date"], name="date"))
-    benchmark = benchmark_returns(benchmark_prices(config.data, notify=notify), equity.index)
-    out, paths = Path(out), {}
-    for table, frame in tables.items():
-        paths[f"{table}.csv"] = out / f"{table}.csv"
-        write_csv(frame, paths[f"{table}.csv"], index=False)
-    span = f"{equity.index[0]:%Y-%m-%d} to {equity.index[-1]:%Y-%m-%d}"
-    title = f"{config.data.ticker} {config.strategy.name} paper {name} {span}"
-    paths["report.html"] = write_tearsheet(equity.pct_change().iloc[1:], benchmark, out / "report.html", title=title)
-    return paths
+    returns, forecasts, (prices, bench) = _returns_and_forecasts(config, tables, notify)
+    summary = summarise(returns, len(tables["fills"]), forecasts)
+    describe = {"ticker": prices.ticker, "source": prices.source, "last_date": f"{prices.last_date:%Y-%m-%d}"}
+    meta = {"name": name, "config": exp["config"], "summary": summary, "data": describe,
+            "benchmark": {"ticker": bench.ticker, "source": bench.source},
+            "period": {"first_day": summary["first_day"], "last_day": summary["last_day"]},
+            "versions": package_versions()}  # fmt: skip
+    return SavedRun(Path("."), meta, returns, tables["fills"], forecasts, None, None), tables
+
+
+def verdicts(run: SavedRun) -> list[str]:
+    """The strategy verdict and, with forecasts, the forecast verdict: the sentences ``bt run`` prints."""
+    s, strategy = run.meta["summary"], run.meta["config"]["strategy"]["name"]
+    words = [strategy_verdict(s["strategy"]["sharpe"], s["buy_and_hold"]["sharpe"], s["psr_vs_buy_and_hold"],
+                              strategy)]  # fmt: skip
+    if run.forecasts is not None:
+        model = run.meta["config"]["forecast"]["model"]
+        words.append(forecast_verdict(s["rmse_ratio"], s["dm_p_value"], "LSTM" if model == "lstm" else model))
+    return words
+
+
+def write_report(name: str, out: Path, *, folder: Path | None = None, notify: Notify | None = None) -> dict[str, Path]:
+    """report.html (the headline of ``bt run``'s report, equity, fills, tearsheet) and the ledger's tables as CSV."""
+    from reports.page import paper_page
+    from reports.tearsheet import write_tearsheet
+
+    out = Path(out)
+    check_writable(out, what="report folder", marker="report.html", overwrite=True)
+    run, tables = paper_run(name, folder=folder, notify=notify)
+    period = run.meta["period"]
+    title = f"{run.meta['data']['ticker']} paper {name} {period['first_day']} to {period['last_day']}"
+    with staged(out, what="report folder") as stage:
+        for table, frame in tables.items():
+            write_csv(frame, stage / f"{table}.csv", index=False)
+        write_tearsheet(run.returns["strategy"], run.returns["benchmark"], stage / "tearsheet.html", title=title)
+        atomic_write_text(stage / "report.html", paper_page(run, "tearsheet.html"))
+    return {name: out / name for name in [*(f"{t}.csv" for t in tables), "tearsheet.html", "report.html"]}

@@ -44,6 +44,7 @@ from strategies import registry
 from ..config import RunConfig
 from ..data import ticker_prices
 from ..errors import ConfigError, DataError
+from ..outfolder import check_writable
 from .day import trade_day, warmup_bars
 from .ledger import Day, Ledger, StepRecord, experiment_lock, paper_dir
 from .models import load_model_file, write_model_file
@@ -92,6 +93,7 @@ def start(name: str, config: RunConfig, *, folder: Path | None = None, notify: N
     except KeyError as exc:
         raise ConfigError(f"{exc.args[0]} (see `bt strategies`)") from None
     folder = Path(folder or paper_dir())
+    check_writable(folder, what="paper data folder", hint="set BT_PAPER_DIR to a writable folder")
     if (folder / "paper.db").exists():
         with Ledger(folder) as ledger:
             ledger.refuse_existing(name)  # before loading any data
