@@ -40,7 +40,7 @@ class Options:
 
     newest_first: bool = False  # a strictly descending date column is reversed
     numbers: Numbers | None = None  # the file's way of writing numbers; None: plain pandas numbers
-    dates: Callable[[pd.Series], pd.Series] | None = None  # rewrites date text before it is parsed
+    dates: Callable[[pd.Series], pd.Series] | None = None  # rewrites date text as ISO 8601 before it is parsed
     repair: Repair | None = None  # applied to the file's own numbers before the rules are checked
 
 
@@ -150,7 +150,7 @@ def _parse_dates(text: pd.Series, label: str, hint: str, where: Callable[[int], 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "could not infer format": the NaT check below says more
             try:
-                dates = pd.to_datetime(clean, errors="coerce")
+                dates = pd.to_datetime(clean, errors="coerce", format="ISO8601" if rewrite else None)
             except (ValueError, TypeError, OverflowError) as err:
                 what = f"dates do not parse ({str(err)[:120]})"
                 raise fail(label, None, what, "dates parse", hint) from None

@@ -41,6 +41,8 @@ _SUFFIX = re.compile(r"^(\d[\d.,\s]*?)\s*([KMBkmb])$")
 _SCALE = {"K": 1e3, "M": 1e6, "B": 1e9}
 _SPECIAL = {"nan", "inf", "+inf", "-inf", "infinity", "-infinity"}  # read as today: missing, not finite
 _NUMERIC_DATE = r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})((?:[ T].*)?)$"
+# Dates with month names; "%b" first, since a file that starts in May fits "%B" as well.
+_NAMED_FORMATS = ("%b %d, %Y", "%d-%b-%Y", "%d %b %Y", "%b %d %Y", "%d-%b-%y", "%B %d, %Y", "%d %B %Y", "%B %d %Y")
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ def _parse_numbers(name: str, text: pd.Series, *, decimal: str, thousands: str) 
 
 
 def _date_reader(raw: pd.DataFrame, label: str) -> tuple[Callable[[pd.Series], pd.Series] | None, list[str]]:
-    """For dates such as 03/04/2021: day/month or month/day, decided by the rows; refused if every row fits both."""
+    """A rewrite of the file's dates as ISO text, when they are not ISO already (None when they are)."""
     names = [norm(c) for c in raw.columns]
     date = next((n for n in DATE_NAMES if n in names), None)
     if date is None or names.count(date) > 1:
@@ -207,7 +209,7 @@ def _date_reader(raw: pd.DataFrame, label: str) -> tuple[Callable[[pd.Series], p
     text = raw.iloc[:, names.index(date)].dropna().astype("str").str.strip()
     parts = text.str.extract(_NUMERIC_DATE).dropna(subset=[0])
     if parts.empty:
-        return None, []
+        return _named_months(text), []
     a, b = parts[0].astype(int), parts[2].astype(int)
     day_first, month_first = _fits(a, b), _fits(b, a)
     if day_first.all() and month_first.all() and (a != b).any():
@@ -217,6 +219,22 @@ def _date_reader(raw: pd.DataFrame, label: str) -> tuple[Callable[[pd.Series], p
     first = bool(day_first.sum() > month_first.sum())
     note = "day/month/year dates" if first else "month/day/year dates"
     return partial(_iso_dates, day_first=first), [note]
+
+
+def _named_months(text: pd.Series) -> Callable[[pd.Series], pd.Series] | None:
+    """For dates such as "Jan 02, 2004" or "04-May-2026": the format that reads most of them."""
+    if not text.str.contains(r"[^\W\d_]{3}", regex=True).any():
+        return None
+    sample = text.iloc[:500]
+    read = {f: int(pd.to_datetime(sample, format=f, errors="coerce").notna().sum()) for f in _NAMED_FORMATS}
+    best = max(read, key=read.__getitem__)
+    return partial(_reformatted, fmt=best) if read[best] else None
+
+
+def _reformatted(text: pd.Series, *, fmt: str) -> pd.Series:
+    """Dates in ``fmt`` as ISO text; the cells that are not in it as they are."""
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), text)
 
 
 def _fits(day: pd.Series, month: pd.Series) -> pd.Series:

@@ -32,10 +32,11 @@ DELIMITERS = {",": "", ";": "semicolon-separated", "\t": "tab-separated"}
 _BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
     (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
-    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with a byte-order mark"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
     (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
+_NO_BOM = "UTF-16 (without a byte-order mark)"
 _UNPACK: dict[str, Callable[[bytes], bytes]] = {".gz": gzip.decompress, ".bz2": bz2.decompress,
                                                 ".xz": lzma.decompress}  # fmt: skip
 
@@ -117,7 +118,7 @@ def _decode(data: bytes, label: str) -> tuple[str, str]:
         raise pd.errors.EmptyDataError
     for bom, codec, name in _BOMS:
         if data.startswith(bom):
-            return _text(data, codec, name, label), name
+            return _text(data, codec, name, label), "UTF-8 with a byte-order mark" if name == "UTF-8" else name
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -128,7 +129,7 @@ def _decode(data: bytes, label: str) -> tuple[str, str]:
     if codec is None:
         what = "not UTF-8 or UTF-16 text" if not text else "not a text file (it holds NUL bytes)"
         raise fail(label, None, what, None, "save it as UTF-8 CSV or pass another --csv")
-    return _text(data, codec, "UTF-16 (without a byte-order mark)", label), "UTF-16 (without a byte-order mark)"
+    return _text(data, codec, "UTF-16", label), _NO_BOM
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
