@@ -197,7 +197,10 @@ class LSTMForecaster(Forecaster):
         return float(np.mean((self._forward(x_val).numpy() - y_val) ** 2))
 
     def _predict(self, windows: np.ndarray) -> np.ndarray:
-        out = np.asarray(self._forward(self._scaled(windows)).numpy(), dtype=np.float64)
+        """One window at a time: a batched forward pass rounds each row differently with the batch's
+        size, so a forecast would depend, in its last bits, on which later windows shared its batch."""
+        x = self._scaled(windows)
+        out = np.array([self._forward(x[i : i + 1]).numpy()[0] for i in range(len(x))], dtype=np.float64)
         return windows[:, -1] * np.exp(out * self.scale_)
 
     def fit_info(self) -> dict[str, float]:
