@@ -88,7 +88,8 @@ def run_backtest(
     cerebro.addstrategy(strategy, **params)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
     cerebro.addanalyzer(FillRecorder, _name="fills")
-    (result,) = cerebro.run()
+    # Fewer bars than an indicator's period crash backtrader's vectorised mode; bar by bar they only never trade.
+    (result,) = cerebro.run(runonce=len(frame) > getattr(strategy, "warmup", 0) + 1)
     dates, values = zip(*result.analyzers.equity.values, strict=True)
     equity = pd.Series(values, index=pd.DatetimeIndex(dates, name="date"), name="equity")
     fills = pd.DataFrame(result.analyzers.fills.fills, columns=FILL_COLUMNS)

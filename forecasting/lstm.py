@@ -206,6 +206,23 @@ class LSTMForecaster(Forecaster):
     def fit_info(self) -> dict[str, float]:
         return dict(self.last_fit_)
 
+    def independent_fits(self) -> bool:
+        """Whether every fit starts afresh (no warm start), so a walk-forward's folds may be fit apart."""
+        return not self.warm_start
+
+    def start_at_fit(self, number: int) -> LSTMForecaster:
+        """Make this unfitted model's next fit the ``number``-th (0-based) of a walk-forward.
+
+        Its shuffle order is then drawn from ``(seed, number)`` as in a run that fit every fold
+        before; without warm start the fit is the same as that run's, bit for bit.
+        """
+        if self.model_ is not None:
+            raise ValueError("start_at_fit needs an unfitted model.")
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ValueError(f"`number` must be a non-negative integer. Got {number!r}.")
+        self.fits_ = number
+        return self
+
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         """Pickle as ``to_bytes``: the Keras model and its traced steps cannot be pickled themselves."""
         return Forecaster.from_bytes, (self.to_bytes(),)

@@ -90,12 +90,17 @@ def fit_fold(members: Sequence[Forecaster], prices: np.ndarray, fold: Fold, look
     """
     began = time.perf_counter()
     x, y = train_arrays(prices, fold, lookback)
-    infos = [_fit_info(m.fit(x, y)) for m in members]
+    infos = [fit_info(m.fit(x, y)) for m in members]
+    return summarise_fits(infos, len(x), time.perf_counter() - began)
+
+
+def summarise_fits(infos: Sequence[dict[str, float]], n_train: int, seconds: float) -> dict[str, float]:
+    """One fold's row from its members' ``fit_info`` (in member order): samples, mean epochs and loss, seconds."""
     return {
-        "n_train": len(x),
+        "n_train": n_train,
         "epochs": float(np.mean([i.get("epochs", 0.0) for i in infos])),
         "val_loss": float(np.mean([i.get("val_loss", np.nan) for i in infos])),
-        "seconds": time.perf_counter() - began,
+        "seconds": seconds,
     }
 
 
@@ -110,7 +115,16 @@ def fresh(forecaster: Forecaster) -> Forecaster:
     return type(forecaster)(**forecaster.get_params())
 
 
-def _fit_info(model: Forecaster) -> dict[str, float]:
+def fresh_members(forecaster: Forecaster | Sequence[Forecaster]) -> list[Forecaster]:
+    """Unfitted copies of a forecaster or of each member of an ensemble (ValueError when there are none)."""
+    members = [fresh(f) for f in (list(forecaster) if isinstance(forecaster, list | tuple) else [forecaster])]
+    if not members:
+        raise ValueError("walk_forward needs at least one forecaster.")
+    return members
+
+
+def fit_info(model: Forecaster) -> dict[str, float]:
+    """What the model says about its last fit (epochs, validation loss), or nothing."""
     info = getattr(model, "fit_info", None)
     return dict(info()) if callable(info) else {}
 
@@ -132,13 +146,12 @@ def walk_forward(
     on the same fold; ``forecast`` is their mean and ``member_<i>`` columns
     keep each one's forecast.
     ``on_fold(done, total, fold_row)`` is called before the first fold (done=0,
-    empty row) and after each fold, for progress.
+    empty row) and after each fold, for progress. ``forecasting.parallel`` gives the
+    same result with members (or folds) fit side by side.
     """
     values = prices.to_numpy(dtype=np.float64)[: last_target + 1]
     dates = prices.index[: last_target + 1]
-    members = [fresh(f) for f in (list(forecaster) if isinstance(forecaster, list | tuple) else [forecaster])]
-    if not members:
-        raise ValueError("walk_forward needs at least one forecaster.")
+    members = fresh_members(forecaster)
     folds = splitter.split(len(values), first_target, last_target)
     rows, fold_rows = [], []
     if on_fold is not None:
@@ -147,30 +160,45 @@ def walk_forward(
         info = fit_fold(members, values, fold, splitter.lookback)
         targets = np.arange(fold.test_start, fold.test_end + 1)
         predicted = predict_members(members, values, targets - 1, splitter.lookback)
-        fold_row = {
-            "fold": fold.number,
-            "train_start": dates[fold.train_start],
-            "train_end": dates[fold.origin],
-            "test_start": dates[fold.test_start],
-            "test_end": dates[fold.test_end],
-            **info,
-        }
-        fold_rows.append(fold_row)
-        table = pd.DataFrame({
-            "target_date": dates[targets],
-            "origin_date": dates[targets - 1],
-            "forecast": np.mean(predicted, axis=0),
-            "actual": values[targets],
-            "naive": values[targets - 1],
-            "fold": fold.number,
-        })  # fmt: skip
-        if len(members) > 1:
-            for i, member in enumerate(predicted):
-                table[f"member_{i}"] = member
-        rows.append(table)
+        fold_rows.append(fold_row(dates, fold, info))
+        rows.append(fold_forecasts(values, dates, fold, predicted))
         if on_fold is not None:
-            on_fold(fold.number + 1, len(folds), fold_row)
+            on_fold(fold.number + 1, len(folds), fold_rows[-1])
+    return assemble(rows, fold_rows)
+
+
+def fold_row(dates: pd.DatetimeIndex, fold: Fold, info: dict[str, float]) -> dict[str, object]:
+    """The fold's row of ``folds``: its dates and what ``summarise_fits`` says of its fit."""
+    return {
+        "fold": fold.number,
+        "train_start": dates[fold.train_start],
+        "train_end": dates[fold.origin],
+        "test_start": dates[fold.test_start],
+        "test_end": dates[fold.test_end],
+        **info,
+    }
+
+
+def fold_forecasts(values: np.ndarray, dates: pd.DatetimeIndex, fold: Fold, predicted: np.ndarray) -> pd.DataFrame:
+    """The fold's rows of ``forecasts`` from its members' forecasts (one row of ``predicted`` per member)."""
+    targets = np.arange(fold.test_start, fold.test_end + 1)
+    table = pd.DataFrame({
+        "target_date": dates[targets],
+        "origin_date": dates[targets - 1],
+        "forecast": np.mean(predicted, axis=0),
+        "actual": values[targets],
+        "naive": values[targets - 1],
+        "fold": fold.number,
+    })  # fmt: skip
+    if len(predicted) > 1:
+        for i, member in enumerate(predicted):
+            table[f"member_{i}"] = member
+    return table
+
+
+def assemble(tables: Sequence[pd.DataFrame], rows: Sequence[dict[str, object]]) -> WalkForwardResult:
+    """The result from each fold's ``fold_forecasts`` and ``fold_row``, in fold order."""
     return WalkForwardResult(
-        forecasts=pd.concat(rows, ignore_index=True),
-        folds=pd.DataFrame(fold_rows, columns=FOLD_COLUMNS),
+        forecasts=pd.concat(tables, ignore_index=True),
+        folds=pd.DataFrame(rows, columns=FOLD_COLUMNS),
     )

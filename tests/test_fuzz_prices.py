@@ -19,6 +19,7 @@ import gzip
 import io
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -246,10 +247,10 @@ def test_fuzzed_price_files_through_the_cli(tmp_path: Path) -> None:
 
 
 def _kind(error: str) -> str:
-    """A refusal's rule or reason, for the summary."""
-    if "(rule: " in error:
-        return error.split("(rule: ", 1)[1].split(")", 1)[0]
-    for reason in ("not a number", "no '", "rows", "decimal", "not UTF-8", "empty", "cannot be read", "readable"):
-        if reason in error:
-            return reason
-    return "other"
+    """A refusal's rule, else its first words, for the summary."""
+    rule = re.search(r"\(rule: (.*?)\);", error)
+    if rule:
+        return rule.group(1)
+    what = error.split("): ", 1)[-1] if "): " in error else error.removeprefix("error: ")
+    what = re.sub(r"^(row|line|day) [^:]*: ", "", what)
+    return " ".join(re.sub(r"'[^']*'", "'...'", what).split()[:3])

@@ -193,6 +193,18 @@ def test_wsj_adj_dot_close_and_two_digit_years(tmp_path: Path) -> None:
     assert said == [f"read {path} as comma-separated, month/day/year dates, newest first (reversed)"]
 
 
+def test_month_names_even_from_may(tmp_path: Path) -> None:
+    since_may = AAPL.loc["2026-05-01":]  # "May" is a whole month name too: "%B" must not be taken for "%b"
+
+    def cells(day: pd.Timestamp, bar: pd.Series) -> list[str]:
+        return [f"{day:%d-%b-%Y}", *(repr(float(bar[c])) for c in PRICE_COLUMNS)]
+
+    path = written(tmp_path / "may.csv", "\n".join([HEADER, *vendor_rows(since_may.iloc[::-1], cells, ",")]))
+    data, said = loaded(path)
+    pd.testing.assert_frame_equal(data.frame, since_may)
+    assert said == [f"read {path} as comma-separated, newest first (reversed)"]
+
+
 def test_dollars_with_thousands_separators(tmp_path: Path) -> None:
     gs = load_prices("GS").frame.iloc[-60:]
     assert gs["close"].max() > 1000

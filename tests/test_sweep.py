@@ -180,6 +180,7 @@ def test_interrupted_sweep_resumes_with_only_the_missing_jobs(tmp_path: Path) ->
     _, stderr = child.communicate(timeout=120)
     done = len(pd.read_csv(out / "results.csv"))
     assert child.returncode == 130 and "rerun the same command" in stderr and "Traceback" not in stderr
+    assert f"interrupted: {len(pd.read_csv(out / 'results.csv'))} of 9 jobs have results" in stderr
     assert 2 <= done < 9
     resumed = _sweep(out, *args)
     assert resumed.returncode == 0, resumed.stderr

@@ -79,7 +79,7 @@ def sweep_command(
 
     table = sweep_table(config)
     chosen = select_tickers(tickers=tickers, tickers_file=tickers_file, universe_name=universe, as_of=as_of,
-                            table=table)  # fmt: skip
+                            table=table, notify=console.notice)  # fmt: skip
     base = build({**locals(), "ticker": chosen.tickers[0] if chosen.tickers else "SPY"}, ignore=("sweep",)).config
     jobs = build_jobs(base, chosen.tickers, select_grid(grid, table, str(config)))
     executor = ExecutorSpec(scheduler or "local", workers, *(None if p is None else str(p)
@@ -91,8 +91,9 @@ def sweep_command(
             result = sweep(jobs, out=folder, executor=executor, grid=select_grid(grid, table, str(config)),
                            universe=chosen.describe(), lean=lean, notify=console.notice, on_progress=on_progress)
         except KeyboardInterrupt:
-            console.err.print(f"interrupted; the jobs finished so far are saved in {folder}: rerun the same "
-                              "command to compute only the rest", soft_wrap=True, markup=False)  # fmt: skip
+            done = _finished(folder)
+            console.err.print(f"interrupted: {done} of {len(jobs)} jobs have results, saved in {folder}; rerun "
+                              "the same command to compute only the rest", soft_wrap=True, markup=False)  # fmt: skip
             sys.exit(130)
     console.say(f"{len(result.results)} of {len(jobs)} jobs have results ({result.computed} run now, "
                 f"{result.reused} from an earlier run), {len(result.failures)} failed: see {folder}/failures.csv")
@@ -101,6 +102,14 @@ def sweep_command(
     console.say(f"results: {folder / 'results.csv'}")
     if result.page is not None:
         console.say(f"verdict: {result.page}")
+
+
+def _finished(folder: Path) -> int:
+    """Jobs with a row in results.csv (read as text: no pandas needed to count lines)."""
+    try:
+        return max(0, len((folder / "results.csv").read_text(encoding="utf-8").splitlines()) - 1)
+    except OSError:
+        return 0
 
 
 def _say_universe(universe: dict[str, Any] | None) -> None:

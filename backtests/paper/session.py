@@ -15,12 +15,12 @@ Forecasts follow the walk-forward: step n (step 0 opens the account and only dec
 forecasts the next day; it retrains when n is a multiple of ``retrain_every``, on the fold
 ``WalkForwardSplitter.fold`` gives for n // retrain_every (exactly ``bt run``'s fold of that
 number), through ``forecasting.fit_fold``, the walk-forward's own code, continuing the
-forecaster from memory or from its saved file. Keras' outputs vary in the last bits with the batch size, so a step
-predicts its window inside a batch shaped like the backtest's fold; replayed forecasts are then
-byte-identical to ``bt run``'s.
+forecaster from memory or from its saved file, and predicts the window ending at the step's
+close (every forecaster predicts each window independently of its batch), so replayed
+forecasts are byte-identical to ``bt run``'s.
 
 State lives in ``paper_dir()``: ``$BT_PAPER_DIR``, else ``$XDG_DATA_HOME/bt-lstm/paper``, else
-``~/.local/share/bt-lstm/paper`` (see ``_ledger`` for the database and its guarantees).
+``~/.local/share/bt-lstm/paper`` (see ``ledger`` for the database and its guarantees).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def step(name: str, *, date: dt.date | None = None, folder: Path | None = None,
     with _Session(name, Path(folder or paper_dir()), notify) as session:
         target = session.position(date) if date else session.settled_end()
         first = target if session.last is None else session.last_position + 1
-        return session.run(range(first, target + 1), None, on_day)
+        return session.run(range(first, target + 1), on_day)
 
 
 def replay(name: str, *, start: dt.date | None = None, end: dt.date | None = None, folder: Path | None = None,
@@ -128,12 +128,12 @@ def replay(name: str, *, start: dt.date | None = None, end: dt.date | None = Non
                 first, last = resolve_period(index, session.config.forecast.splitter(), stamp(start), stamp(end))
             except ValueError as exc:
                 raise DataError(f"{session.prices.ticker} ({session.prices.source}): {exc}") from None
-            return session.run(range(first - 1, last + 1), last, on_day)
+            return session.run(range(first - 1, last + 1), on_day)
         last = len(index) - 1 if end is None else int(index.searchsorted(stamp(end), side="right")) - 1
         if start is not None and int(index.searchsorted(stamp(start))) - 1 > session.last_position:
             raise ConfigError(f"{name} was stepped through {session.last.date:%Y-%m-%d}; a replay continues from "
                               f"the next day, so --start {start} would leave a gap (drop --start)")  # fmt: skip
-        return session.run(range(session.last_position + 1, last + 1), last, on_day)
+        return session.run(range(session.last_position + 1, last + 1), on_day)
 
 
 class _Session:
@@ -207,17 +207,17 @@ class _Session:
             return last - 1
         return last
 
-    def run(self, positions: range, end: int | None, on_day: OnDay | None) -> Advance:
+    def run(self, positions: range, on_day: OnDay | None) -> Advance:
         """Step each position in order, one transaction each."""
         reports = []
         for done, p in enumerate(positions, 1):
-            reports.append(self._step(p, end))
+            reports.append(self._step(p))
             if on_day is not None:
                 on_day(done, len(positions), reports[-1])
         through = None if self.last is None else self.last.date
         return Advance(reports, self.frame.index[-1], self.prices.source, through)
 
-    def _step(self, p: int, end: int | None) -> DayReport:
+    def _step(self, p: int) -> DayReport:
         if self.last is None:
             self._check_opening(p)
             self.opening = p
@@ -225,7 +225,7 @@ class _Session:
         model, forecast, version = None, None, None
         if self.spec.uses_forecast:
             model = self._retrain(p, n) if n % self.config.forecast.retrain_every == 0 else None
-            forecast = self._forecast(p, n, end)
+            forecast = self._forecast(p)
             version = self.version
         bars = self.frame.iloc[max(p - 1 - self.warmup, self.opening) : p + 1].assign(forecast=math.nan)
         bars.iloc[-1, -1] = math.nan if forecast is None else forecast
@@ -258,15 +258,14 @@ class _Session:
                 self.members = [load_model_file(self.folder, f) for f in latest["files"]]
         return self.members
 
-    def _fold(self, n: int, end: int | None) -> Fold:
+    def _fold(self, n: int) -> Fold:
         """The walk-forward fold step ``n`` belongs to, from the splitter (as in ``bt run``)."""
         every = self.config.forecast.retrain_every
-        last = len(self.close) - 1 if end is None else end
-        return self.config.forecast.splitter().fold(n // every, self.opening + 1, max(last, self.opening + 1))
+        return self.config.forecast.splitter().fold(n // every, self.opening + 1, len(self.close) - 1)
 
     def _retrain(self, p: int, n: int) -> dict[str, Any]:
         """Fit the fold whose origin is ``p`` (fold n // retrain_every); save a new model version."""
-        members, fold = self._forecasters(), self._fold(n, None)
+        members, fold = self._forecasters(), self._fold(n)
         info = fit_fold(members, self.close, fold, self.config.forecast.lookback)
         version = 1 if self.version is None else self.version + 1
         files = [write_model_file(self.folder, self.name, version, i, m.to_bytes()) for i, m in enumerate(members)]
@@ -274,12 +273,7 @@ class _Session:
         dates = {"train_start": f"{index[fold.train_start]:%Y-%m-%d}", "train_end": f"{index[p]:%Y-%m-%d}"}
         return {**info, "train_start": fold.train_start, **dates, "version": version, "files": files}
 
-    def _forecast(self, p: int, n: int, end: int | None) -> float:
-        """Forecast day p + 1 inside a batch shaped like ``bt run``'s fold (see the module docstring)."""
-        every = self.config.forecast.retrain_every
-        test_start = self._fold(n, end).test_start
-        i = p + 1 - test_start
-        size = every if end is None else max(min(every, end - test_start + 1), i + 1)
-        ends = np.concatenate([np.arange(test_start - 1, p + 1), np.full(size - i - 1, p)])
-        predicted = predict_members(self._forecasters(), self.close, ends, self.config.forecast.lookback)
-        return float(np.mean(predicted, axis=0)[i])
+    def _forecast(self, p: int) -> float:
+        """Forecast day p + 1 from the window ending at p, with the members of the last retrain."""
+        predicted = predict_members(self._forecasters(), self.close, np.array([p]), self.config.forecast.lookback)
+        return float(np.mean(predicted, axis=0)[0])

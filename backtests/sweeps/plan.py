@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data.universe import Universe, parse_tickers, tickers_from_file, universe
+from ..data.universe import Universe, download_missing, parse_tickers, tickers_from_file, universe
 from ..errors import ConfigError
 from .spec import Grid, grid_from_table, parse_grid
 
@@ -67,7 +68,8 @@ def _as_of(value: Any, where: str) -> dt.date | None:
 
 
 def select_tickers(*, tickers: str | None, tickers_file: Path | None, universe_name: str | None,
-                   as_of: str | None, table: dict[str, Any], cache_dir: Path | None = None) -> Selection:  # fmt: skip
+                   as_of: str | None, table: dict[str, Any], cache_dir: Path | None = None,
+                   notify: Callable[[str], None] | None = None) -> Selection:  # fmt: skip
     """Tickers from exactly one source: ``--tickers``, ``--tickers-file``, ``--universe`` (else the table)."""
     given = [name for name, value in (("--tickers", tickers), ("--tickers-file", tickers_file),
                                       ("--universe", universe_name)) if value is not None]  # fmt: skip
@@ -80,6 +82,8 @@ def select_tickers(*, tickers: str | None, tickers_file: Path | None, universe_n
     day = _as_of(as_of if as_of is not None else table.get("as_of"), "--as-of")
     if universe_name is not None:
         named = universe(str(universe_name), as_of=day, cache_dir=cache_dir)
+        if named.missing and named.name == "sp500":  # bundled, then the Yahoo cache, then Yahoo itself
+            named = download_missing(named, cache_dir=cache_dir, notify=notify)
         return Selection(tuple(named.tickers), named)
     if day is not None:
         raise ConfigError("--as-of applies to --universe sp500 only.")

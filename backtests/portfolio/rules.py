@@ -1,0 +1,134 @@
+"""The rules a portfolio run backtests over the same days, and the figures that compare them.
+
+``strategy``: the top-k rule on the model's forecasts. ``equal_weight``: every name at 1/n,
+rebalanced monthly (the buy-and-hold of the universe). ``topk_naive`` and ``topk_ridge``: the
+same rule on the naive and the ridge baselines' forecasts (the naive forecast predicts no change,
+so with a threshold of 0 or more it never buys: cash). ``momentum``: the same rule ranking 12-1
+month momentum (not a predicted return, so without the threshold). Backtests run in parallel
+processes; each is one deterministic Cerebro, so the results do not depend on how many.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pandas as pd
+
+from reports.evaluation import probabilistic_sharpe_ratio, sharpe_per_period
+from reports.metrics import TRADING_DAYS, performance
+from strategies.topk import EqualWeight, TopkStrategy
+
+from ..config import BrokerConfig
+from ..data import PriceData
+from . import panel as pn
+from .config import PortfolioConfig
+from .engine import FILL_COLUMNS, PortfolioBacktest, run_portfolio_backtest
+from .forecasts import TickerForecasts
+
+RULES = ("strategy", "equal_weight", "topk_naive", "topk_ridge", "momentum")
+Job = tuple[dict[str, pd.DataFrame], type, dict[str, Any], BrokerConfig]
+
+
+def rule_scores(name: str, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts]) -> dict[str, Any]:
+    """Each ticker's score series under rule ``name`` (indexed by the day it is known)."""
+    if name == "momentum":
+        return {t: pn.momentum_scores(prices[t].frame["close"]) for t in forecasts}
+    if name == "equal_weight":
+        return {t: pd.Series(0.0, index=prices[t].frame.index) for t in forecasts}
+    pick = {"strategy": lambda f: f.model, "topk_naive": lambda f: f.baselines["naive"],
+            "topk_ridge": lambda f: f.baselines["ridge"]}[name]  # fmt: skip
+    return {t: pn.forecast_scores(pick(f)) for t, f in forecasts.items()}
+
+
+def rule_jobs(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts],
+              dates: pd.DatetimeIndex, member: pd.DataFrame | None) -> dict[str, Job]:  # fmt: skip
+    """The backtest of each rule: its frames, strategy class, parameters and broker."""
+    broker, jobs = config.run.broker, {}
+    for name in RULES:
+        frames = pn.panel(prices, dates, rule_scores(name, prices, forecasts), member)
+        if name == "equal_weight":
+            jobs[name] = (frames, EqualWeight, {"size": config.run.strategy.size}, broker)
+        else:
+            rule = config.rule(thresholded=name != "momentum")
+            jobs[name] = (frames, TopkStrategy, dataclasses.asdict(rule), broker)
+    return jobs
+
+
+def _run(job: Job) -> PortfolioBacktest:
+    return run_portfolio_backtest(*job)
+
+
+def never_buys(job: Job) -> bool:
+    """Whether a thresholded top-k rule has no candidate on any day (the naive forecast's): it stays in cash."""
+    frames, strategy, params, _ = job
+    threshold = params.get("threshold")
+    if strategy is not TopkStrategy or threshold is None:
+        return False
+    return not any(bool((frame["score"] > threshold).any()) for frame in frames.values())
+
+
+def cash_only(job: Job) -> PortfolioBacktest:
+    """What the backtest of a rule that never buys gives, without running it: the starting cash every day."""
+    frames, _, _, broker = job
+    index = pd.DatetimeIndex(next(iter(frames.values())).index, name="date")
+    equity = pd.Series(broker.cash, index=index, name="equity")
+    weights = pd.DataFrame(0.0, index=index, columns=list(frames))
+    return PortfolioBacktest(equity, pd.DataFrame(columns=FILL_COLUMNS), weights, 0, [])
+
+
+def run_rules(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts],
+              dates: pd.DatetimeIndex, member: pd.DataFrame | None, *,
+              workers: int | None = None) -> dict[str, PortfolioBacktest]:  # fmt: skip
+    """Backtest every rule over ``dates``, in ``workers`` processes (default: one per core; 1: in this one)."""
+    jobs = rule_jobs(config, prices, forecasts, dates, member)
+    if config.run.forecast.model == "ridge" and config.run.forecast.seeds == 1:
+        del jobs["topk_ridge"]  # the same scores as the strategy's: the same backtest
+    done = {name: cash_only(job) for name, job in jobs.items() if never_buys(job)}
+    jobs = {name: job for name, job in jobs.items() if name not in done}
+    n = min(len(jobs), workers or os.cpu_count() or 1)
+    if n <= 1:
+        done.update({name: _run(job) for name, job in jobs.items()})
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["backtests.portfolio.engine"])
+        with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
+            futures = {name: pool.submit(_run, job) for name, job in jobs.items()}
+            done.update({name: future.result() for name, future in futures.items()})
+    done.setdefault("topk_ridge", done["strategy"])
+    return {name: done[name] for name in RULES}
+
+
+def activity(run: PortfolioBacktest, opens: pd.DataFrame, cash: float) -> dict[str, float]:
+    """Fills, refused orders, annual turnover and the costs paid (money and fraction of the starting cash)."""
+    costs = run.costs(opens)
+    paid = costs["commission"] + costs["slippage"]
+    return {"fills": len(run.fills), "refused": run.refused,
+            "turnover_per_year": float(run.turnover().mean() * TRADING_DAYS), **costs, "costs": paid,
+            "costs_fraction": paid / cash}  # fmt: skip
+
+
+def summarise(returns: pd.DataFrame, runs: dict[str, PortfolioBacktest], opens: pd.DataFrame,
+              cash: float) -> dict[str, Any]:  # fmt: skip
+    """Performance of every column, the strategy's PSR against zero and each comparison, activity and days."""
+    summary: dict[str, Any] = {col: performance(returns[col]) for col in returns}
+    strategy = returns["strategy"]
+    summary["psr_vs_zero"] = probabilistic_sharpe_ratio(strategy, 0.0)
+    summary["psr"] = {col: probabilistic_sharpe_ratio(strategy, _sharpe_or_zero(returns[col]))
+                      for col in returns if col != "strategy"}  # fmt: skip
+    summary["activity"] = {name: activity(run, opens, cash) for name, run in runs.items()}
+    summary["trades"] = len(runs["strategy"].fills)
+    summary["first_day"] = f"{returns.index[0]:%Y-%m-%d}"
+    summary["last_day"] = f"{returns.index[-1]:%Y-%m-%d}"
+    summary["days"] = len(returns)
+    return summary
+
+
+def _sharpe_or_zero(returns: pd.Series) -> float:
+    """Per-period Sharpe; 0 for a flat series (cash), which has none."""
+    value = sharpe_per_period(returns)
+    return 0.0 if math.isnan(value) else value

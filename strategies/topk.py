@@ -1,0 +1,119 @@
+"""Portfolio strategies over one feed per ticker: the top-k rule and the equal-weight comparison.
+
+A ``PortfolioData`` feed carries, beside the bars, what is known at the close of each day:
+``score`` (the predicted return for the next day, or another ranking score; NaN when none),
+``volatility`` (of daily returns over the trailing 60 days through that day) and ``eligible``
+(1 when the name may be held that day: an index member with a bar). The strategies decide at
+the close; their orders fill at the next open. Targets are fractions of total equity; orders
+are placed sells first, then buys, so the sells' cash is there for the buys.
+"""
+
+from __future__ import annotations
+
+import backtrader as bt
+
+from .ranking import TopkRule, needs_trade, target_weights
+
+
+class PortfolioData(bt.feeds.PandasData):
+    """PandasData plus the ``score``, ``volatility`` and ``eligible`` lines a portfolio strategy reads.
+
+    The values are those PandasData reads, taken from the frame's columns as arrays once
+    instead of one ``iloc`` per value: a feed per ticker over years of days loads in a blink.
+    """
+
+    lines = ("score", "volatility", "eligible")
+    params = (("score", -1), ("volatility", -1), ("eligible", -1), ("openinterest", None))
+
+    def start(self) -> None:
+        super().start()
+        frame = self.p.dataname
+        self._columns = [(getattr(self.lines, name), frame.iloc[:, index].to_numpy())
+                         for name, index in self._colmapping.items()
+                         if name != "datetime" and index is not None]  # fmt: skip
+        self._stamps = [bt.date2num(stamp.to_pydatetime()) for stamp in frame.index]
+
+    def _load(self) -> bool:
+        self._idx += 1
+        if self._idx >= len(self._stamps):
+            return False
+        for line, values in self._columns:
+            line[0] = values[self._idx]
+        self.lines.datetime[0] = self._stamps[self._idx]
+        return True
+
+
+class RebalancingStrategy(bt.Strategy):
+    """A strategy over many feeds (each named by its ticker) that trades to target weights of equity."""
+
+    def weights_now(self) -> dict[str, float]:
+        """The weight of each name held, at today's close (fractions of total equity)."""
+        equity = self.broker.getvalue()
+        out = {}
+        for data in self.datas:
+            size = self.getposition(data).size
+            if size:
+                out[data._name] = size * data.close[0] / equity
+        return out
+
+    def rebalance(self, weights: dict[str, float]) -> None:
+        """Order each name to ``weights`` of today's equity at today's close: whole shares, sells first."""
+        equity = self.broker.getvalue()
+        sells, buys = [], []
+        for data in self.datas:
+            held = self.getposition(data).size
+            wanted = int(weights.get(data._name, 0.0) * equity / data.close[0]) if data.close[0] > 0 else held
+            if wanted < held:
+                sells.append((data, held - wanted))
+            elif wanted > held:
+                buys.append((data, wanted - held))
+        for data, size in sells:
+            self.sell(data=data, size=size)
+        for data, size in buys:
+            self.buy(data=data, size=size)
+
+
+class TopkStrategy(RebalancingStrategy):
+    """Hold the k names with the best score above ``threshold``, weighted ``equal`` or ``inverse-volatility``.
+
+    See ``strategies.ranking.TopkRule`` for the parameters. ``decisions`` keeps each day's
+    target weights (date, weights), for tests and reports.
+    """
+
+    params = (("k", 5), ("weighting", "equal"), ("threshold", 0.0), ("n_drop", None), ("max_turnover", None),
+              ("size", 0.95))  # fmt: skip
+
+    def __init__(self) -> None:
+        self.rule = TopkRule(self.p.k, self.p.weighting, self.p.threshold, self.p.n_drop, self.p.max_turnover,
+                             self.p.size)  # fmt: skip
+        self.decisions: list[tuple[object, dict[str, float]]] = []
+
+    def next(self) -> None:
+        scores = {d._name: float(d.score[0]) for d in self.datas}
+        eligible = [d._name for d in self.datas if d.eligible[0] > 0]
+        volatility = {d._name: float(d.volatility[0]) for d in self.datas}
+        current = self.weights_now()
+        target = target_weights(self.rule, scores, current, eligible=eligible, volatility=volatility)
+        self.decisions.append((self.datas[0].datetime.date(0), target))
+        if needs_trade(self.rule, target, current):
+            self.rebalance(target)
+
+
+class EqualWeight(RebalancingStrategy):
+    """Every eligible name at ``size / n`` of equity, rebalanced at the first close of each month.
+
+    The buy-and-hold of a universe: it also sells, at the next open, a name that stops being
+    eligible (leaves the index) between rebalances.
+    """
+
+    params = (("size", 0.95),)
+
+    def next(self) -> None:
+        eligible = [d._name for d in self.datas if d.eligible[0] > 0]
+        today = self.datas[0].datetime.date(0)
+        if len(self) == 1 or self.datas[0].datetime.date(-1).month != today.month:
+            self.rebalance({t: self.p.size / len(eligible) for t in eligible})
+            return
+        for data in self.datas:
+            if self.getposition(data).size and data._name not in eligible:
+                self.close(data=data)
