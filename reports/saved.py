@@ -52,7 +52,7 @@ class SavedRun:
 def _read_table(folder: Path, name: str) -> pd.DataFrame:
     path = folder / name
     try:
-        frame = pd.read_csv(path, parse_dates=_DATES[name], float_precision="round_trip")
+        frame = pd.read_csv(path, parse_dates=_DATES[name])
     except FileNotFoundError:
         raise SavedRunError(f"{path}: missing; rerun `bt run` to recreate the run folder.") from None
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -61,7 +61,9 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame:
     if missing:
         raise SavedRunError(f"{path}: not a bt-lstm table (missing columns {', '.join(missing)}).")
     for col in _DATES[name]:
-        if not pd.api.types.is_datetime64_any_dtype(frame[col]):
+        if frame.empty:  # a run without trades: no dates to parse
+            frame[col] = pd.to_datetime(frame[col])
+        elif not pd.api.types.is_datetime64_any_dtype(frame[col]):
             raise SavedRunError(f"{path}: column {col} holds values that are not dates; the file is damaged.")
     return frame
 

@@ -52,3 +52,10 @@ def test_sma_cross_waits_for_its_averages(year_2020: pd.DataFrame) -> None:
     result = run_backtest(year_2020, SmaCross, {"size": 0.95}, BrokerConfig())
     assert len(result.equity) == len(year_2020)
     assert result.fills.empty or result.fills["date"].iloc[0] >= year_2020.index[50]
+
+
+@pytest.mark.parametrize("bars", [5, 49, 50])
+def test_sma_cross_over_fewer_bars_than_its_slow_average_never_trades(year_2020: pd.DataFrame, bars: int) -> None:
+    """Backtrader's vectorised mode crashes on a feed shorter than an indicator's period; the engine must not."""
+    result = run_backtest(year_2020.iloc[:bars], SmaCross, {"size": 0.95}, BrokerConfig())
+    assert result.fills.empty and len(result.equity) == bars
