@@ -14,7 +14,8 @@ COLORS = {"actual": "#222222", "forecast": "#d62728", "naive": "#7f7f7f", "strat
           "buy_and_hold": "#1f77b4", "sma_cross": "#2ca02c", "benchmark": "#ff7f0e"}  # fmt: skip
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the headless Agg backend, its log noise silenced."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -24,8 +25,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _encode(fig: Any) -> str:
-    plt = _pyplot()
+def encode_png(fig: Any) -> str:
+    """The figure as a PNG data URI (96 dpi), and closed."""
+    plt = pyplot()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -37,7 +39,7 @@ def _encode(fig: Any) -> str:
 def predicted_vs_actual(forecasts: pd.DataFrame, folds: pd.DataFrame | None, *, title: str,
                         last_months: int | None = None) -> str:  # fmt: skip
     """Out-of-sample forecast against the actual close, retrain points marked (optionally the last months)."""
-    plt = _pyplot()
+    plt = pyplot()
     table = forecasts
     if last_months is not None:
         table = table[table["target_date"] > table["target_date"].max() - pd.DateOffset(months=last_months)]
@@ -53,12 +55,12 @@ def predicted_vs_actual(forecasts: pd.DataFrame, folds: pd.DataFrame | None, *, 
     ax.set_ylabel("price")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
-    return _encode(fig)
+    return encode_png(fig)
 
 
 def error_over_time(forecasts: pd.DataFrame, window: int = 21) -> str:
     """Rolling RMSE of the model and of the naive forecast: where the model gains or loses."""
-    plt = _pyplot()
+    plt = pyplot()
     dates = forecasts["target_date"]
     fig, ax = plt.subplots(figsize=(11, 3.6))
     for col, label in (("forecast", "model"), ("naive", "naive (tomorrow = today)")):
@@ -68,12 +70,12 @@ def error_over_time(forecasts: pd.DataFrame, window: int = 21) -> str:
     ax.set_ylabel("RMSE (price units)")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
-    return _encode(fig)
+    return encode_png(fig)
 
 
 def equity_curves(returns: pd.DataFrame, labels: dict[str, str]) -> str:
     """Growth of 1 for each return column on one chart."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(11, 4.2))
     for col in returns:
         ax.plot(returns.index, (1 + returns[col]).cumprod(), lw=1.2, color=COLORS.get(col), label=labels.get(col, col))
@@ -81,4 +83,4 @@ def equity_curves(returns: pd.DataFrame, labels: dict[str, str]) -> str:
     ax.set_ylabel("growth of 1")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
-    return _encode(fig)
+    return encode_png(fig)

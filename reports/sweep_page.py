@@ -7,19 +7,15 @@ that sorts the results table when a header is clicked; nothing is fetched.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
-import logging
-import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import sweep_stats as ss
+from .charts import encode_png, pyplot
 from .files import atomic_write_text
 from .page import CSS, html_table
 from .sweep_verdict import Sweep, SweepVerdict, analyse_sweep, load_sweep
@@ -80,31 +76,11 @@ def _results_table(verdict: SweepVerdict, keys: list[str]) -> str:
             f'<div class="scroll">{html_table(shown, index=False, table_id="results", classes="sortable")}</div>')
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    logging.getLogger("matplotlib").setLevel(logging.ERROR)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any) -> str:
-    """The figure as a PNG data URI (as ``reports.charts`` embeds its charts), and closed."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    _pyplot().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _heatmap(table: pd.DataFrame, title: str, cmap: str, center: float | None) -> str:
     """A grid-axis x grid-axis heatmap with each cell's value written in it."""
     from matplotlib.colors import TwoSlopeNorm
 
-    plt = _pyplot()
+    plt = pyplot()
     values = table.to_numpy(dtype=np.float64)
     finite = values[np.isfinite(values)]
     norm = None
@@ -122,18 +98,18 @@ def _heatmap(table: pd.DataFrame, title: str, cmap: str, center: float | None) -
         ax.text(j, i, _num(value, 3), ha="center", va="center", fontsize=9, color=ink)
     fig.colorbar(image, ax=ax)
     ax.set_title(title)
-    return _png(fig)
+    return encode_png(fig)
 
 
 def _bars(series: pd.Series, title: str) -> str:
     """One grid axis: a bar per value."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(min(11, 3 + 0.8 * len(series)), 3.6))
     ax.bar([str(i) for i in series.index], series.to_numpy(dtype=np.float64), color="#1f77b4")
     ax.set_xlabel(str(series.index.name))
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
-    return _png(fig)
+    return encode_png(fig)
 
 
 def _grid_section(sweep: Sweep) -> str:
