@@ -32,12 +32,18 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def data_provenance(data: Any, repair_bars: str) -> dict[str, Any]:
+    """Where prices came from: ticker, source, sha256, first and last day, the bar repair policy and its count."""
+    return {"ticker": data.ticker, "source": data.source, "fingerprint": data.fingerprint,
+            "first_date": f"{data.first_date:%Y-%m-%d}", "last_date": f"{data.last_date:%Y-%m-%d}",
+            "repair_bars": repair_bars, "repaired_rows": int(getattr(data, "repaired", 0))}  # fmt: skip
+
+
 def run_metadata(result: Any) -> dict[str, Any]:
     """The contents of run.json for a ``RunResult``: config, provenance, versions and summary."""
 
-    def describe(data: Any) -> dict[str, str]:
-        return {"ticker": data.ticker, "source": data.source, "fingerprint": data.fingerprint,
-                "first_date": f"{data.first_date:%Y-%m-%d}", "last_date": f"{data.last_date:%Y-%m-%d}"}  # fmt: skip
+    def describe(data: Any) -> dict[str, Any]:
+        return data_provenance(data, result.config.data.repair_bars)
 
     return {
         "kind": KIND,
@@ -70,17 +76,19 @@ def write_tables(result: Any, out: Path) -> dict[str, Path]:
     return paths
 
 
+def write_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False,
+              tearsheet: Any = None) -> dict[str, Path]:  # fmt: skip
+    """The whole run folder (tables, run.json, report.html and tearsheet.html), written whole or not at all.
 
-
-def write_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
-    """The whole run folder (tables, run.json, report.html and tearsheet.html), written whole or not at all."""
+    ``tearsheet``: the run's tearsheet already being drawn elsewhere (see ``reports.build.build_report``).
+    """
     check_writable(out, what="run folder", marker="run.json", overwrite=overwrite)
     with staged(out) as stage:
         names = list(write_tables(result, stage))
         if report:
             from reports.build import build_report
 
-            build_report(stage)
+            build_report(stage, tearsheet=tearsheet)
             names += ["report.html", "tearsheet.html"]
     return {name: out / name for name in names}
 
@@ -91,8 +99,7 @@ def walk_forward_metadata(config: Any, prices: Any, forecasts: pd.DataFrame, cac
         "kind": "bt-lstm walk-forward",
         "format": FORMAT,
         "config": config.to_dict(),
-        "data": {"ticker": prices.ticker, "source": prices.source, "fingerprint": prices.fingerprint,
-                 "first_date": f"{prices.first_date:%Y-%m-%d}", "last_date": f"{prices.last_date:%Y-%m-%d}"},
+        "data": data_provenance(prices, config.data.repair_bars),
         "period": {"first_day": f"{forecasts['target_date'].iloc[0]:%Y-%m-%d}",
                    "last_day": f"{forecasts['target_date'].iloc[-1]:%Y-%m-%d}"},
         "forecasts_from_cache": cached,

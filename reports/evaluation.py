@@ -157,7 +157,8 @@ def forecast_metrics(table: pd.DataFrame) -> dict[str, float]:
     """
     _check_table(table)
     f, a, o = (table[c].to_numpy(dtype=np.float64) for c in ("forecast", "actual", "naive"))
-    dm = diebold_mariano(f - a, o - a, horizon=1, power=2)
+    # Fewer than 3 days leave no variance to test with: the DM test is undefined, not a crash.
+    dm = diebold_mariano(f - a, o - a, horizon=1, power=2) if len(f) >= 3 else DMResult(math.nan, math.nan, len(f), 1)
     return {
         "rmse": rmse(f, a),
         "mae": mae(f, a),

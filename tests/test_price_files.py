@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +287,12 @@ def test_numbers_whose_decimal_mark_is_unclear_are_refused(tmp_path: Path, cells
     lines = [HEADER, f"2020-01-02,{cells[0]},2000,1,{cells[0]},10", f"2020-01-03,{cells[1]},2000,1,{cells[1]},10"]
     path = written(tmp_path / "marks.csv", "\n".join(lines))
     one_line_error(lambda: loaded(path), str(path), *parts, "'.' decimal mark")
+
+
+def test_dates_beyond_nanosecond_timestamps_are_refused_by_both_readers(tmp_path: Path) -> None:
+    path = written(tmp_path / "far.csv", "\n".join([HEADER, ROWS[0], "2696" + ROWS[1][4:]]))  # a typo in a year
+    for read in (read_price_csv, read_price_file):
+        one_line_error(partial(read, path), str(path), "line 3", "'2696-01-05' is outside 1678 to 2261", "dates parse")
 
 
 def test_text_in_an_unknown_encoding_is_refused(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -34,7 +35,10 @@ from .options import (
     Model,
     NoCache,
     Param,
+    RepairBars,
     RetrainEvery,
+    RunScheduler,
+    RunWorkers,
     Seed,
     Seeds,
     Size,
@@ -50,11 +54,29 @@ from .options import (
     in_option_terms,
 )  # fmt: skip
 from .paper import paper_app, signal_command
-from .sweep import sweep_command, sweep_report_command
+from .portfolio import PORTFOLIO_STRATEGIES, portfolio_run_command, portfolio_signal_command
+from .portfolio_paper import paper_start_portfolio_command
+from .sweep import TlsCa, TlsCert, TlsKey, sweep_command, sweep_report_command
+
+if TYPE_CHECKING:
+    from ..parallel import ExecutorSession
 
 
 class _OneLineErrors(TyperGroup):
-    """Usage errors and BtErrors become one line on stderr and exit code 2."""
+    """Usage errors and BtErrors become one line on stderr and exit code 2.
+
+    ``bt run topk-strategy ...`` (a portfolio strategy: a universe, no TICKER) goes to the portfolio
+    command, which ``bt run topk-strategy --help`` describes; every other ``bt run`` is unchanged.
+    """
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if len(args) > 1 and args[0] == "run" and args[1] in PORTFOLIO_STRATEGIES:
+            return "run", self.get_command(ctx, "run-portfolio"), args[1:]
+        if args and args[0] == "signal" and _universe_given(args[1:]):
+            return "signal", self.get_command(ctx, "signal-portfolio"), args[1:]
+        if args[:2] == ["paper", "start"] and (_universe_given(args[2:]) or _portfolio_strategy(args[2:])):
+            return "paper start", self.get_command(ctx, "paper-start-portfolio"), args[2:]
+        return super().resolve_command(ctx, args)
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
@@ -71,6 +93,18 @@ class _OneLineErrors(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _universe_given(args: list[str]) -> bool:
+    """Whether the arguments name several tickers (a universe): the portfolio form of a command."""
+    return any(a.split("=")[0] in ("--universe", "--tickers", "--tickers-file") for a in args)
+
+
+def _portfolio_strategy(args: list[str]) -> bool:
+    """Whether the arguments choose a portfolio strategy (``--strategy topk-strategy``)."""
+    pairs = zip(args, args[1:], strict=False)
+    return any(a == "--strategy" and b in PORTFOLIO_STRATEGIES for a, b in pairs) or any(
+        a.startswith("--strategy=") and a.split("=", 1)[1] in PORTFOLIO_STRATEGIES for a in args)
 
 
 app = typer.Typer(
@@ -91,22 +125,31 @@ def run_command(
     strategy: Annotated[str | None, typer.Argument(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
     = None,
     ticker: Ticker = None, config: Config = None, start: Start = None, end: End = None, csv: Csv = None,
-    source: Source = None, out: Out = None, model: Model = None, param: Param = None, seed: Seed = None,
+    source: Source = None,
+    repair_bars: RepairBars = None, out: Out = None, model: Model = None, param: Param = None, seed: Seed = None,
     seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None, retrain_every: RetrainEvery = None,
     window: Window = None, epochs: Epochs = None, warm_epochs: WarmEpochs = None, warm_start: WarmStart = None,
     batch_size: BatchSize = None, learning_rate: LearningRate = None, threshold: Threshold = None,
     allow_short: AllowShort = None, size: Size = None, cash: Cash = None, commission: Commission = None,
     slippage: Slippage = None, benchmark: Benchmark = None, benchmark_csv: BenchmarkCsv = None,
-    no_cache: NoCache = False, overwrite: Overwrite = False,
+    no_cache: NoCache = False, overwrite: Overwrite = False, workers: RunWorkers = None,
+    scheduler: RunScheduler = None, tls_ca_file: TlsCa = None, tls_cert: TlsCert = None, tls_key: TlsKey = None,
 ) -> None:  # fmt: skip
-    """Forecast walk-forward, backtest STRATEGY on TICKER, write the run folder and report."""
-    from ..pipeline import RunRequest, run_and_write
+    """Forecast walk-forward, backtest STRATEGY on TICKER, write the run folder and report.
 
+    A portfolio (topk-strategy) takes a universe instead of TICKER: see `bt run topk-strategy --help`.
+    """
     resolved = build(locals())
     began = console.timer()
-    with console.fold_progress(console.err) as on_fold:
+    from reports.tearsheet import prepare_drawing_process
+
+    # The session starts (forks) its drawing process before the pipeline's heavy imports.
+    with _executor(scheduler, workers, (tls_ca_file, tls_cert, tls_key), prepare_drawing_process) as executor, \
+            console.fold_progress(console.err) as on_fold:  # fmt: skip
+        from ..pipeline import RunRequest, run_and_write
+
         request = RunRequest(resolved.config, out, use_cache=not no_cache, overwrite=overwrite)
-        result, files = run_and_write(request, notify=console.notice, on_fold=on_fold)
+        result, files = run_and_write(request, notify=console.notice, on_fold=on_fold, executor=executor)
     console.print_summary(
         console.out, result.summary, ticker=result.prices.ticker, benchmark=result.benchmark.ticker,
         strategy=resolved.config.strategy.name, model_name=resolved.config.forecast.model,
@@ -118,20 +161,23 @@ def run_command(
 @app.command("walk-forward")
 def walk_forward_command(
     ticker: Ticker = None, config: Config = None, start: Start = None, end: End = None, csv: Csv = None,
-    source: Source = None,
+    source: Source = None, repair_bars: RepairBars = None,
     out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKER-walk-forward-TIMESTAMP]")] = None,
     model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
     learning_rate: LearningRate = None, no_cache: NoCache = False, overwrite: Overwrite = False,
+    workers: RunWorkers = None, scheduler: RunScheduler = None, tls_ca_file: TlsCa = None, tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
 ) -> None:  # fmt: skip
     """Forecast TICKER walk-forward and compare the model with every baseline (no backtest)."""
     from ..pipeline import RunRequest, walk_forward_and_write
 
     resolved = build(locals())
-    with console.fold_progress(console.err) as on_fold:
+    with _executor(scheduler, workers, (tls_ca_file, tls_cert, tls_key)) as executor, \
+            console.fold_progress(console.err) as on_fold:  # fmt: skip
         request = RunRequest(resolved.config, out, use_cache=not no_cache, overwrite=overwrite)
-        meta, files = walk_forward_and_write(request, notify=console.notice, on_fold=on_fold)
+        meta, files = walk_forward_and_write(request, notify=console.notice, on_fold=on_fold, executor=executor)
     console.print_metrics(console.out, meta, files["forecast.html"])
 
 
@@ -140,9 +186,28 @@ def report_command(
     run_folder: Annotated[Path, typer.Argument(help="A folder written by `bt run`.")],
 ) -> None:
     """Rebuild report.html (and tearsheet.html) of RUN_FOLDER from its saved files, without training."""
-    from reports.build import build_report
+    from reports.portfolio_saved import KIND, kind_of
 
-    console.out.print(f"report: {build_report(run_folder)}", soft_wrap=True)
+    if kind_of(run_folder) == KIND:  # a portfolio's folder (bt run topk-strategy)
+        from reports.portfolio_page import build_portfolio_report
+
+        console.out.print(f"report: {build_portfolio_report(run_folder)}", soft_wrap=True)
+        return
+    from reports.tearsheet import prepare_drawing_process
+
+    with _executor(None, None, preload=prepare_drawing_process) as executor:  # the tearsheet drawn beside the charts
+        from reports.build import build_report
+
+        console.out.print(f"report: {build_report(run_folder, draw=executor.draw)}", soft_wrap=True)
+
+
+def _executor(scheduler: str | None, workers: int | None, tls: tuple[Path | None, ...] = (None, None, None),
+              preload: Callable[[], None] | None = None) -> ExecutorSession:  # fmt: skip
+    """The command's executor: where its independent pieces run and its pages are drawn."""
+    from ..parallel import ExecutorSession
+
+    ca, cert, key = (None if path is None else str(path) for path in tls)
+    return ExecutorSession(scheduler, workers, (ca, cert, key), notify=console.notice, preload=preload)
 
 
 @app.command("strategies")
@@ -166,6 +231,9 @@ def models_command() -> None:
 
 app.add_typer(paper_app, name="paper")
 app.command("signal")(signal_command)
+app.command("run-portfolio", hidden=True)(portfolio_run_command)
+app.command("signal-portfolio", hidden=True)(portfolio_signal_command)
+app.command("paper-start-portfolio", hidden=True)(paper_start_portfolio_command)
 app.command("sweep")(sweep_command)
 app.command("sweep-report")(sweep_report_command)
 config_app = typer.Typer(help="Inspect run configurations.", no_args_is_help=True)
@@ -177,6 +245,7 @@ def config_show_command(
     strategy: Annotated[str | None, typer.Option(help="Strategy. [default: lstm-strategy]")] = None,
     ticker: Annotated[str | None, typer.Option(help="Ticker.")] = None,
     config: Config = None, start: Start = None, end: End = None, csv: Csv = None, source: Source = None,
+    repair_bars: RepairBars = None,
     model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,

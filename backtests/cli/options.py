@@ -23,6 +23,7 @@ from ..errors import ConfigError
 CLI_KEYS: dict[str, tuple[str, str]] = {
     "ticker": ("data", "ticker"), "csv": ("data", "csv"), "source": ("data", "source"), "start": ("data", "start"),
     "end": ("data", "end"), "benchmark": ("data", "benchmark"), "benchmark_csv": ("data", "benchmark_csv"),
+    "repair_bars": ("data", "repair_bars"),
     "model": ("forecast", "model"), "lookback": ("forecast", "lookback"), "train_days": ("forecast", "train_days"),
     "retrain_every": ("forecast", "retrain_every"), "window": ("forecast", "window"), "seed": ("forecast", "seed"),
     "seeds": ("forecast", "seeds"), "strategy": ("strategy", "name"), "threshold": ("strategy", "threshold"),
@@ -86,6 +87,23 @@ Commission = Annotated[float | None, typer.Option(help="Commission, fraction of 
 Slippage = Annotated[float | None, typer.Option(help="Slippage, fraction of the fill price. [default: 0.0005]")]
 Benchmark = Annotated[str | None, typer.Option(help="Benchmark ticker. [default: SPY]")]
 BenchmarkCsv = Annotated[Path | None, typer.Option(help="Benchmark OHLCV CSV.")]
+RepairBars = Annotated[
+    str | None,
+    typer.Option(help="Bars whose high/low break the open/close: refuse, or clip them (and say how many). "
+                      "[default: refuse]"),
+]
+# Where a single run's independent pieces run (ensemble members, folds without warm start, baselines).
+RunWorkers = Annotated[
+    int | None,
+    typer.Option("--workers", help="Worker processes for the run's independent pieces. [default: one per core, "
+                 "no more than the pieces]"),
+]  # fmt: skip
+RunScheduler = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="sync (all in this process), local (a local cluster), or tcp://HOST:PORT / "
+                 "tls://HOST:PORT of a running `dask scheduler`. [default: this process when the model is one "
+                 "piece (one member, warm start) or cached, else a local cluster on 127.0.0.1]"),
+]  # fmt: skip
 
 
 def _param(text: str) -> tuple[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from . import console
+from . import console, portfolio_paper
 from .console import say as _say
 from .options import (
     AllowShort,
@@ -29,6 +29,7 @@ from .options import (
     Lookback,
     Model,
     Param,
+    RepairBars,
     RetrainEvery,
     Seed,
     Seeds,
@@ -67,7 +68,7 @@ def start_command(
     = None,
     config: Config = None, csv: Csv = None,
     source: Annotated[str | None, typer.Option(help="yahoo (fresh data; offline: cache, then bundled), auto, bundled. "
-                                                    "[default: yahoo]")] = None,
+                                                    "[default: yahoo]")] = None, repair_bars: RepairBars = None,
     model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
@@ -94,6 +95,8 @@ def step_command(
     """Advance NAME through one trading day: fill yesterday's order at the open, retrain if due, decide."""
     from .. import paper
 
+    if portfolio_paper.is_portfolio_experiment(name):
+        return portfolio_paper.step(name, parse_date(date, "--date"))
     result = paper.step(name, date=parse_date(date, "--date"), notify=console.notice,
                         on_day=lambda done, total, report: _print_day(report))  # fmt: skip
     if not result.days:
@@ -120,6 +123,8 @@ def replay_command(
         progress.update(task, total=total, completed=done)
 
     try:
+        if portfolio_paper.is_portfolio_experiment(name):
+            return portfolio_paper.replay(name, parse_date(start, "--start"), parse_date(end, "--end"), on_day)
         result = paper.replay(name, start=parse_date(start, "--start"), end=parse_date(end, "--end"),
                               notify=console.notice, on_day=on_day)  # fmt: skip
     finally:
@@ -175,6 +180,8 @@ def status_command(name: Name, as_json: Json = False) -> None:
     """The account, queued order, last forecast and model version of NAME."""
     from .. import paper
 
+    if portfolio_paper.is_portfolio_experiment(name):
+        return portfolio_paper.status(name, as_json)
     info = paper.status(name)
     if as_json:
         console.out.print_json(json.dumps(info, default=str))
@@ -222,6 +229,8 @@ def report_command(
     from .. import paper
 
     folder = out or Path("runs") / f"paper-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    if portfolio_paper.is_portfolio_experiment(name):
+        return portfolio_paper.report(name, folder)
     paths = paper.write_report(name, folder, notify=console.notice)
     _say(f"report: {paths['report.html']}")
     _say(f"orders: {paths['orders.csv']}  fills: {paths['fills.csv']}")
@@ -233,7 +242,8 @@ def signal_command(
     position: Annotated[str, typer.Option(help="What you hold now: flat, long or short.")] = "flat",
     strategy: Annotated[str | None, typer.Option(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
     = None,
-    config: Config = None, csv: Csv = None, source: Source = None, model: Model = None, param: Param = None,
+    config: Config = None, csv: Csv = None, source: Source = None,
+    repair_bars: RepairBars = None, model: Model = None, param: Param = None,
     seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None,
     window: Window = None, epochs: Epochs = None, batch_size: BatchSize = None, learning_rate: LearningRate = None,
     threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None, cash: Cash = None,

@@ -28,6 +28,7 @@ TOLERANCE = 1e-9  # relative: the float noise that adjusting a bar leaves
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "trade_date", "unnamed_0")
 ADJ_NAMES = ("adj_close", "adjclose", "adjusted_close")
 # Stamps such as yfinance's "2020-01-02 00:00:00-05:00" change offset with daylight saving time.
+_FIRST_DAY, _LAST_DAY = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")  # nanosecond timestamps' range
 _OFFSET = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d*)?)?)\s*(?:[+-]\d\d:?\d\d|Z)$")
 
 Numbers = Callable[[str, pd.Series], pd.Series]  # (column, text cells) -> floats, NaN where not a number
@@ -163,6 +164,10 @@ def _parse_dates(text: pd.Series, label: str, hint: str, where: Callable[[int], 
         what = "date is missing" if pd.isna(value) else what
         raise fail(label, where(bad[0]), what, "dates parse", hint)
     index = pd.DatetimeIndex(dates)
+    far = np.flatnonzero(np.asarray((index < _FIRST_DAY) | (index > _LAST_DAY)))
+    if far.size:  # pandas parses such years in a coarser unit than the nanoseconds a frame's dates have
+        what = f"date {str(text.iloc[far[0]])[:40]!r} is outside {_FIRST_DAY:%Y} to {_LAST_DAY:%Y}"
+        raise fail(label, where(far[0]), what, "dates parse", hint)
     _refuse_intraday(index, label)
     return index.normalize().as_unit("ns")
 
@@ -232,7 +237,8 @@ def _check_range(x: np.ndarray, index: pd.DatetimeIndex, label: str, hint: str) 
             i = np.flatnonzero(bad)[0]
             which = f"{'open' if bound[i] == o[i] else 'close'} {bound[i]:.10g}"
             what = text.format(f"{value[i]:.10g}", which)
-            raise fail(label, f"row {index[i]:%Y-%m-%d}", what, rule, hint)
+            repair = f"{hint}, or clip such bars with --repair-bars clip" if "--csv" in hint else hint
+            raise fail(label, f"row {index[i]:%Y-%m-%d}", what, rule, repair)
 
 
 def _as_floats(frame: pd.DataFrame, columns: tuple[str, ...], label: str, hint: str) -> np.ndarray:
