@@ -237,8 +237,7 @@ def _check_range(x: np.ndarray, index: pd.DatetimeIndex, label: str, hint: str) 
             i = np.flatnonzero(bad)[0]
             which = f"{'open' if bound[i] == o[i] else 'close'} {bound[i]:.10g}"
             what = text.format(f"{value[i]:.10g}", which)
-            repair = f"{hint}, or clip such bars with --repair-bars clip" if "--csv" in hint else hint
-            raise fail(label, f"row {index[i]:%Y-%m-%d}", what, rule, repair)
+            raise fail(label, f"row {index[i]:%Y-%m-%d}", what, rule, hint)
 
 
 def _as_floats(frame: pd.DataFrame, columns: tuple[str, ...], label: str, hint: str) -> np.ndarray:
