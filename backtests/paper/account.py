@@ -56,6 +56,12 @@ def _summary(ledger: Ledger, exp: dict[str, Any]) -> dict[str, Any]:
     cash0 = config["broker"]["cash"]
     base = {"name": exp["name"], "ticker": config["data"]["ticker"], "strategy": config["strategy"]["name"],
             "model": config["forecast"]["model"], "created": exp["created"], "start_cash": cash0}  # fmt: skip
+    if "portfolio" in config:  # many tickers: the account from its days, the position as names held
+        row = ledger.last_account(exp["id"])
+        if row is not None:
+            held = ledger.positions_at(exp["id"], pd.Timestamp(row["date"]))
+            return {**base, "days": row["step"] + 1, "last_date": row["date"], "cash": row["cash"],
+                    "position": len(held), "equity": row["equity"], "total_return": row["equity"] / cash0 - 1.0}
     if last is None:
         return {**base, "days": 0, "last_date": None, "cash": cash0, "position": 0, "equity": cash0,
                 "total_return": 0.0}  # fmt: skip

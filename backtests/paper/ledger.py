@@ -4,14 +4,17 @@ Layout of the data folder (``paper_dir()``)::
 
     paper.db                      experiments, orders, fills, positions, days (equity), forecasts, models
     models/NAME/v0003-m0.bin      one file per model version and ensemble member, checksummed in ``models``
+    models/NAME/TICKER/v0003-m0.bin   the same, for each ticker of a portfolio experiment
     locks/NAME.lock               held (flock) by the process stepping NAME
 
-A step is one transaction, so a process killed at any point leaves the ledger as it was
-before the step or after it. Model files are written (atomically) before that transaction
-and are only ever referenced by it, so an interrupted step leaves at most an unreferenced
-file that the retried step rewrites. Double application is refused three times over: the
-experiment's lock, a check inside the write transaction that the step follows the last
-one, and UNIQUE constraints (one day per date, one fill per order, one queued order).
+An experiment trades one ticker or many (a portfolio; ``schema`` has the tables, version 2, and
+migrates a version 1 ledger when it is first opened). A step is one transaction, so a process
+killed at any point leaves the ledger as it was before the step or after it. Model files are
+written (atomically) before that transaction and are only ever referenced by it, so an
+interrupted step leaves at most an unreferenced file that the retried step rewrites. Double
+application is refused three times over: the experiment's lock, a check inside the write
+transaction that the step follows the last one, and UNIQUE constraints (one day per date, one
+fill per order, one queued order per ticker).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,82 +34,14 @@ from typing import Any
 import pandas as pd
 
 from ..errors import BtError
+from .schema import SCHEMA, SCHEMA_VERSION, migrate
 
 APPLICATION_ID = 0x62744C50  # "btLP", in the SQLite header: tells our database from any other
-SCHEMA_VERSION = 1
 _MAGIC = b"SQLite format 3\x00"
 
-_SCHEMA = """
-CREATE TABLE experiments (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    config TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE days (
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    step INTEGER NOT NULL CHECK (step >= 0),
-    date TEXT NOT NULL,
-    close REAL NOT NULL,
-    cash REAL NOT NULL,
-    equity REAL NOT NULL,
-    PRIMARY KEY (experiment_id, step),
-    UNIQUE (experiment_id, date)
-);
-CREATE TABLE positions (
-    experiment_id INTEGER NOT NULL,
-    date TEXT NOT NULL,
-    ticker TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    price REAL NOT NULL,
-    PRIMARY KEY (experiment_id, date, ticker),
-    FOREIGN KEY (experiment_id, date) REFERENCES days(experiment_id, date)
-);
-CREATE TABLE orders (
-    id INTEGER PRIMARY KEY,
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    decision_date TEXT NOT NULL,
-    size INTEGER NOT NULL CHECK (size != 0),
-    created_price REAL NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('queued', 'filled', 'rejected')),
-    UNIQUE (experiment_id, decision_date)
-);
-CREATE UNIQUE INDEX one_queued_order ON orders(experiment_id) WHERE status = 'queued';
-CREATE TABLE fills (
-    id INTEGER PRIMARY KEY,
-    order_id INTEGER NOT NULL UNIQUE REFERENCES orders(id),
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    date TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('buy', 'sell')),
-    size INTEGER NOT NULL CHECK (size > 0),
-    price REAL NOT NULL,
-    value REAL NOT NULL,
-    commission REAL NOT NULL,
-    UNIQUE (experiment_id, date)
-);
-CREATE TABLE models (
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    version INTEGER NOT NULL CHECK (version >= 1),
-    date TEXT NOT NULL,
-    train_start TEXT NOT NULL,
-    train_end TEXT NOT NULL,
-    n_train INTEGER NOT NULL,
-    epochs REAL,
-    val_loss REAL,
-    seconds REAL NOT NULL,
-    files TEXT NOT NULL,
-    PRIMARY KEY (experiment_id, version)
-);
-CREATE TABLE forecasts (
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    origin_date TEXT NOT NULL,
-    forecast REAL NOT NULL,
-    close REAL NOT NULL,
-    model_version INTEGER NOT NULL,
-    PRIMARY KEY (experiment_id, origin_date),
-    FOREIGN KEY (experiment_id, model_version) REFERENCES models(experiment_id, version)
-);
-"""
+
+
+Execute = Callable[..., sqlite3.Cursor]
 
 
 class LedgerError(BtError):
@@ -138,6 +73,7 @@ class Order:
     decision_date: pd.Timestamp
     size: int
     created_price: float
+    ticker: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,15 +113,18 @@ class Ledger:
             if not create:
                 raise ExperimentError(f"no paper experiments yet in {self.folder}; create one with `bt paper start`")
             self._initialise()
-        self._check_header()
+        version = self._check_header()
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             with self.guard():
-                self.conn.execute("PRAGMA foreign_keys = ON")
                 self.conn.execute("PRAGMA synchronous = FULL")  # WAL plus FULL: a commit survives power loss too
                 problem = self.conn.execute("PRAGMA quick_check").fetchone()[0]
             if problem != "ok":
                 raise LedgerError(f"{self.path} is corrupt ({problem}); restore it from a backup or move it away")
+            if version != SCHEMA_VERSION:
+                self._migrate()
+            with self.guard():
+                self.conn.execute("PRAGMA foreign_keys = ON")
         except BaseException:
             self.conn.close()
             raise
@@ -204,7 +143,7 @@ class Ledger:
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
             conn.executescript(f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
-                               f"PRAGMA journal_mode = WAL; BEGIN; {_SCHEMA} COMMIT;")  # fmt: skip
+                               f"PRAGMA journal_mode = WAL; BEGIN; {SCHEMA} COMMIT;")  # fmt: skip
             conn.close()
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -213,8 +152,20 @@ class Ledger:
         finally:
             Path(tmp).unlink(missing_ok=True)
 
-    def _check_header(self) -> None:
-        """Refuse a file that is not our database by reading its header; the file is never written."""
+    def _migrate(self) -> None:
+        """Migrate an older ledger to this schema in one transaction, or refuse it unchanged."""
+        try:
+            with self.guard():
+                migrated = migrate(self.conn)
+        except ValueError as exc:
+            raise LedgerError(f"{self.path} cannot be migrated to ledger schema {SCHEMA_VERSION} ({exc}); it was left "
+                              "as it was: use the bt version that wrote it, or move it away") from None  # fmt: skip
+        if migrated:
+            with contextlib.suppress(sqlite3.Error):  # the file's header then says so too, not only the WAL
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _check_header(self) -> int:
+        """Refuse a file that is not our database by reading its header (never writing); its schema version."""
         with open(self.path, "rb") as handle:
             header = handle.read(100)
         hint = "move it away or point BT_PAPER_DIR elsewhere"
@@ -223,8 +174,10 @@ class Ledger:
         if int.from_bytes(header[68:72], "big") != APPLICATION_ID:
             raise LedgerError(f"{self.path} is a SQLite database of another application, not a bt paper ledger; {hint}")
         version = int.from_bytes(header[60:64], "big")
-        if version != SCHEMA_VERSION:
-            raise LedgerError(f"{self.path} has ledger schema {version}; this bt reads schema {SCHEMA_VERSION}")
+        if version not in (1, SCHEMA_VERSION):
+            raise LedgerError(f"{self.path} has ledger schema {version}; this bt reads schemas 1 (migrated when "
+                              f"opened) and {SCHEMA_VERSION}; it was left as it was")  # fmt: skip
+        return version
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
@@ -292,12 +245,27 @@ class Ledger:
         return Day(r["step"], pd.Timestamp(r["date"]), r["close"], r["cash"], r["equity"], r["size"], r["price"])
 
     def queued_order(self, experiment_id: int) -> Order | None:
-        """The order waiting for the next open, if any."""
-        rows = self._rows("SELECT * FROM orders WHERE experiment_id = ? AND status = 'queued'", experiment_id)
-        if not rows:
-            return None
-        r = rows[0]
-        return Order(r["id"], pd.Timestamp(r["decision_date"]), r["size"], r["created_price"])
+        """The order waiting for the next open, if any (an experiment of one ticker has at most one)."""
+        orders = self.queued_orders(experiment_id)
+        return orders[0] if orders else None
+
+    def queued_orders(self, experiment_id: int) -> list[Order]:
+        """Every order waiting for the next open, in the order they were placed."""
+        rows = self._rows("SELECT * FROM orders WHERE experiment_id = ? AND status = 'queued' ORDER BY id",
+                          experiment_id)  # fmt: skip
+        return [Order(r["id"], pd.Timestamp(r["decision_date"]), r["size"], r["created_price"], r["ticker"])
+                for r in rows]  # fmt: skip
+
+    def last_account(self, experiment_id: int) -> dict[str, Any] | None:
+        """The last stepped day's row (step, date, close, cash, equity), or None before the first step."""
+        rows = self._rows("SELECT * FROM days WHERE experiment_id = ? ORDER BY step DESC LIMIT 1", experiment_id)
+        return rows[0] if rows else None
+
+    def positions_at(self, experiment_id: int, date: pd.Timestamp) -> dict[str, tuple[int, float]]:
+        """The positions held at a stepped day's close: ticker -> (size, average price), in ticker order."""
+        rows = self._rows("SELECT ticker, size, price FROM positions WHERE experiment_id = ? AND date = ? "
+                          "ORDER BY ticker", experiment_id, _iso(date))  # fmt: skip
+        return {r["ticker"]: (r["size"], r["price"]) for r in rows}
 
     def latest_model(self, experiment_id: int) -> dict[str, Any] | None:
         """The newest model version's row (``files`` decoded), or None."""
@@ -315,26 +283,31 @@ class Ledger:
 
     def record_step(self, record: StepRecord) -> None:
         """Apply one step atomically; ExperimentError when it does not follow the last step."""
-        eid, day = record.experiment_id, record.day
+        self.apply_step(record.experiment_id, record.day.step, record.day.date, lambda _: self._write_step(record))
+
+    def apply_step(self, eid: int, step: int, date: pd.Timestamp, write: Callable[[Execute], object]) -> None:
+        """Run ``write`` (given the connection's ``execute``) as step ``step`` of experiment ``eid``: one transaction,
+        after checking that the step follows the ledger's last; ExperimentError when it does not, or when a
+        constraint refuses it (nothing is changed then)."""
         try:
             with self.guard():
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._check_follows(eid, day)
-                    self._write_step(record)
+                    self._check_follows(eid, step, date)
+                    write(self.conn.execute)
                 except BaseException:
                     self.conn.execute("ROLLBACK")
                     raise
                 self.conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
-            raise ExperimentError(f"step for {_iso(day.date)} refused by the ledger ({exc}); "
+            raise ExperimentError(f"step for {_iso(date)} refused by the ledger ({exc}); "
                                   "it was already applied") from None  # fmt: skip
 
-    def _check_follows(self, eid: int, day: Day) -> None:
+    def _check_follows(self, eid: int, step: int, date: pd.Timestamp) -> None:
         last = self.conn.execute("SELECT max(step) FROM days WHERE experiment_id = ?", (eid,)).fetchone()[0]
         expected = 0 if last is None else last + 1
-        if day.step != expected:
-            raise ExperimentError(f"step {day.step} ({_iso(day.date)}) does not follow the ledger's last step "
+        if step != expected:
+            raise ExperimentError(f"step {step} ({_iso(date)}) does not follow the ledger's last step "
                                   f"{last}; another process stepped this experiment, nothing was changed")  # fmt: skip
 
     def _write_step(self, r: StepRecord) -> None:
@@ -345,7 +318,8 @@ class Ledger:
                 (eid, m["version"], date, m["train_start"], m["train_end"], m["n_train"], m["epochs"],
                  m["val_loss"], m["seconds"], json.dumps(m["files"])))  # fmt: skip
         if r.forecast is not None:
-            run("INSERT INTO forecasts VALUES (?, ?, ?, ?, ?)", (eid, date, r.forecast, day.close, r.model_version))
+            run("INSERT INTO forecasts (experiment_id, origin_date, forecast, close, model_version, ticker) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (eid, date, r.forecast, day.close, r.model_version, r.ticker))
         if r.settled is not None:
             order_id, status = r.settled
             done = run("UPDATE orders SET status = ? WHERE id = ? AND experiment_id = ? AND status = 'queued'",
@@ -361,8 +335,8 @@ class Ledger:
         run("INSERT INTO positions VALUES (?, ?, ?, ?, ?)", (eid, date, r.ticker, day.size, day.price))
         if r.new_order is not None:
             size, price = r.new_order
-            run("INSERT INTO orders (experiment_id, decision_date, size, created_price, status) "
-                "VALUES (?, ?, ?, ?, 'queued')", (eid, date, size, price))  # fmt: skip
+            run("INSERT INTO orders (experiment_id, decision_date, size, created_price, status, ticker) "
+                "VALUES (?, ?, ?, ?, 'queued', ?)", (eid, date, size, price, r.ticker))  # fmt: skip
 
 
 # Locks

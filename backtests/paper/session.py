@@ -156,6 +156,9 @@ class _Session:
     def _open(self, notify: Notify | None) -> None:
         self.ledger = self._held.enter_context(Ledger(self.folder))
         exp = self.ledger.experiment(self.name)
+        if "portfolio" in exp["config"]:
+            raise ConfigError(f"{self.name} trades a portfolio: step it with backtests.portfolio.paper "
+                              "(`bt paper step` and `bt paper replay` do)")  # fmt: skip
         self._held.enter_context(experiment_lock(self.folder, self.name))
         self.eid, self.config = exp["id"], RunConfig.from_dict(exp["config"])
         self.spec = registry.get(self.config.strategy.name)

@@ -2,8 +2,9 @@
 
 ``config`` holds the frozen settings, ``forecasts`` each ticker's walk-forward (cached, on Dask when
 asked), ``panel`` the aligned bars and scores, ``engine`` the one-Cerebro backtest, ``rules`` the rule
-and its comparisons, ``runner`` the pure ``run_portfolio``, ``folder`` the run folder, ``signal`` today's
-targets and ``paper`` portfolio paper trading on the shared ledger.
+and its comparisons, ``runner`` the pure ``run_portfolio``, ``folder`` the run folder, ``pipeline``
+check-run-write for the CLI, ``signal`` today's targets, and ``paper`` (with ``paperday`` and
+``paper_account``) portfolio paper trading on the shared ledger.
 """
 
 from .config import PortfolioConfig, TopkSettings

@@ -22,7 +22,8 @@ FILL_COLUMNS = ["date", "ticker", "action", "size", "price", "value", "commissio
 
 
 class TickerFills(bt.Analyzer):
-    """Every executed order with its ticker, and how many orders the broker refused (not enough cash)."""
+    """Every executed order with its ticker (and backtrader's order ``ref``), and how many orders the broker
+    refused (not enough cash)."""
 
     def start(self) -> None:
         self.fills: list[dict[str, object]] = []
@@ -37,7 +38,7 @@ class TickerFills(bt.Analyzer):
         self.fills.append({
             "date": pd.Timestamp(bt.num2date(order.executed.dt).date()), "ticker": order.data._name,
             "action": "buy" if size > 0 else "sell", "size": abs(size), "price": order.executed.price,
-            "value": abs(size) * order.executed.price, "commission": order.executed.comm,
+            "value": abs(size) * order.executed.price, "commission": order.executed.comm, "ref": order.ref,
         })  # fmt: skip
 
 
@@ -76,8 +77,10 @@ class PortfolioBacktest:
         """Commission and slippage paid (each fill's price against that day's open), in money."""
         if self.fills.empty:
             return {"commission": 0.0, "slippage": 0.0}
-        open_price = [opens.at[d, t] for d, t in zip(self.fills["date"], self.fills["ticker"], strict=True)]
-        slip = (self.fills["price"] - pd.Series(open_price, index=self.fills.index)).abs() * self.fills["size"]
+        rows = opens.index.get_indexer(pd.DatetimeIndex(self.fills["date"]))
+        cols = opens.columns.get_indexer(self.fills["ticker"])
+        open_price = opens.to_numpy(dtype=float)[rows, cols]
+        slip = abs(self.fills["price"].to_numpy(dtype=float) - open_price) * self.fills["size"].to_numpy()
         return {"commission": float(self.fills["commission"].sum()), "slippage": float(slip.sum())}
 
 

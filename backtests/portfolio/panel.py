@@ -72,3 +72,13 @@ def panel(prices: dict[str, PriceData], dates: pd.DatetimeIndex, scores: dict[st
     """Every ticker's frame over ``dates``, in ticker order (the order the strategy places orders in)."""
     return {t: ticker_frame(prices[t], dates, scores[t], None if membership is None else membership[t])
             for t in sorted(scores)}  # fmt: skip
+
+
+def rescored(prices: dict[str, PriceData], frames: dict[str, pd.DataFrame],
+             scores: dict[str, pd.Series]) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """``frames`` with other scores (as ``ticker_frame`` sets them: NaN on a day the ticker did not trade)."""
+    out = {}
+    for t, frame in frames.items():
+        traded = frame.index.isin(prices[t].frame.index)
+        out[t] = frame.assign(score=scores[t].reindex(frame.index).where(traded))
+    return out

@@ -4,8 +4,8 @@
 rebalanced monthly (the buy-and-hold of the universe). ``topk_naive`` and ``topk_ridge``: the
 same rule on the naive and the ridge baselines' forecasts (the naive forecast predicts no change,
 so with a threshold of 0 or more it never buys: cash). ``momentum``: the same rule ranking 12-1
-month momentum (not a predicted return, so without the threshold). Backtests run in parallel
-processes; each is one deterministic Cerebro, so the results do not depend on how many.
+month momentum (not a predicted return, so without the threshold). Each backtest is one
+deterministic Cerebro, so the results do not depend on the process it runs in.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -49,8 +48,9 @@ def rule_jobs(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: 
               dates: pd.DatetimeIndex, member: pd.DataFrame | None) -> dict[str, Job]:  # fmt: skip
     """The backtest of each rule: its frames, strategy class, parameters and broker."""
     broker, jobs = config.run.broker, {}
+    base = pn.panel(prices, dates, rule_scores("strategy", prices, forecasts), member)
     for name in RULES:
-        frames = pn.panel(prices, dates, rule_scores(name, prices, forecasts), member)
+        frames = base if name == "strategy" else pn.rescored(prices, base, rule_scores(name, prices, forecasts))
         if name == "equal_weight":
             jobs[name] = (frames, EqualWeight, {"size": config.run.strategy.size}, broker)
         else:
@@ -84,13 +84,14 @@ def cash_only(job: Job) -> PortfolioBacktest:
 def run_rules(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts],
               dates: pd.DatetimeIndex, member: pd.DataFrame | None, *,
               workers: int | None = None) -> dict[str, PortfolioBacktest]:  # fmt: skip
-    """Backtest every rule over ``dates``, in ``workers`` processes (default: one per core; 1: in this one)."""
+    """Backtest every rule over ``dates``: in this process, or in ``workers`` processes (each backtest of
+    thirty tickers over five years takes a second or two, about what starting a process costs)."""
     jobs = rule_jobs(config, prices, forecasts, dates, member)
     if config.run.forecast.model == "ridge" and config.run.forecast.seeds == 1:
         del jobs["topk_ridge"]  # the same scores as the strategy's: the same backtest
     done = {name: cash_only(job) for name, job in jobs.items() if never_buys(job)}
     jobs = {name: job for name, job in jobs.items() if name not in done}
-    n = min(len(jobs), workers or os.cpu_count() or 1)
+    n = min(len(jobs), workers or 1)
     if n <= 1:
         done.update({name: _run(job) for name, job in jobs.items()})
     else:

@@ -43,6 +43,7 @@ class PortfolioResult:
 
     config: PortfolioConfig
     universe: dict[str, Any] | None
+    prices: dict[str, PriceData]
     benchmark: PriceData
     forecasts: dict[str, TickerForecasts]
     runs: dict[str, PortfolioBacktest]
@@ -52,6 +53,7 @@ class PortfolioResult:
 
     @property
     def strategy(self) -> PortfolioBacktest:
+        """The top-k rule's backtest on the model's forecasts."""
         return self.runs["strategy"]
 
     def save(self, out: Path | str, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
@@ -92,7 +94,7 @@ def run_portfolio(config: PortfolioConfig, *, universe: dict[str, Any] | None = 
     """Forecast every ticker, backtest the rule and its comparisons, and summarise.
 
     ``executor`` (an ``ExecutorSpec`` or scheduler name) computes the forecasts on Dask;
-    ``workers`` backtests the rules in that many processes (default: one per core).
+    ``workers`` backtests the rules in that many processes (default: this one).
     """
     prices, left = load_all(config, notify)
     period = target_days(config, prices)
@@ -115,7 +117,7 @@ def run_portfolio(config: PortfolioConfig, *, universe: dict[str, Any] | None = 
     summary.update(tickers=len(used), left_out=len(left), folds=max(f.folds for f in forecasts.values()),
                    forecasts_from_cache=sum(f.cached for f in forecasts.values()))  # fmt: skip
     table = ticker_table(config, forecasts, left, universe)
-    return PortfolioResult(config, universe, bench, forecasts, runs, returns, table, summary)
+    return PortfolioResult(config, universe, used, bench, forecasts, runs, returns, table, summary)
 
 
 def ticker_table(config: PortfolioConfig, forecasts: dict[str, TickerForecasts], left: dict[str, str],

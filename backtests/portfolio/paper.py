@@ -1,0 +1,326 @@
+"""Paper trading a portfolio: the top-k rule stepped day by day on the shared ledger, as ``bt run topk-strategy``.
+
+An experiment stores its ``PortfolioConfig``. A step is one trading day of the portfolio's calendar
+and one ledger transaction: each ticker retrains on its walk-forward schedule (the splitter's fold
+of the same number as in ``bt run``, through ``forecasting.fit_fold``) and forecasts the next day;
+then ``paperday.trade_portfolio_day`` fills yesterday's orders at the open and decides today's from
+the close, with the backtest's strategy class and broker. So replaying a period gives the fills and
+the daily equity of ``bt run topk-strategy`` over it. The lock, the step-follows check and the
+constraints of ``backtests.paper.ledger`` keep a day from being applied twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from forecasting import Forecaster, fit_fold, predict_members, resolve_period
+
+from ..data import PriceData, membership_mask
+from ..errors import ConfigError, DataError
+from ..outfolder import check_writable
+from ..paper.ledger import ExperimentError, Ledger, experiment_lock, paper_dir
+from ..paper.models import load_model_file, write_model_file
+from .config import PortfolioConfig, is_portfolio
+from .panel import calendar, ticker_frame
+from .paperday import PortfolioDay, trade_portfolio_day
+from .runner import load_all
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+Notify = Callable[[str], None]
+OnDay = Callable[[int, int, "PortfolioDayReport"], None]
+
+
+@dataclass(frozen=True)
+class PortfolioDayReport:
+    """What one step did: the account at the close, the fills, the retrains and the orders queued."""
+
+    name: str
+    step: int
+    date: pd.Timestamp
+    cash: float
+    equity: float
+    start_cash: float
+    fills: list[dict[str, Any]]
+    rejected: int
+    retrained: int
+    targets: dict[str, float]
+    orders: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class PortfolioAdvance:
+    """The days a step or replay applied (maybe none), and where the data ends."""
+
+    days: list[PortfolioDayReport]
+    data_end: pd.Timestamp
+    stepped_through: pd.Timestamp | None
+
+
+def start_portfolio(name: str, config: PortfolioConfig, *, folder: Path | None = None,
+                    notify: Notify | None = None) -> tuple[int, dict[str, str]]:  # fmt: skip
+    """Create portfolio experiment ``name`` with the tickers that have data; its id and the tickers left out."""
+    if not NAME.fullmatch(name):
+        raise ConfigError(f"experiment name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_' or '-'")
+    folder = Path(folder or paper_dir())
+    check_writable(folder, what="paper data folder", hint="set BT_PAPER_DIR to a writable folder")
+    if (folder / "paper.db").exists():
+        with Ledger(folder) as ledger:
+            ledger.refuse_existing(name)
+    prices, left = load_all(config, notify)
+    kept = dataclasses.replace(config, tickers=tuple(t for t in config.tickers if t in prices))
+    with Ledger(folder, create=True) as ledger:
+        return ledger.create_experiment(name, kept.to_dict()), left
+
+
+def step_portfolio(name: str, *, date: dt.date | None = None, folder: Path | None = None,
+                   notify: Notify | None = None, on_day: OnDay | None = None) -> PortfolioAdvance:  # fmt: skip
+    """Step ``name`` through ``date`` (default: the latest settled day), catching up missed days."""
+    with PortfolioSession(name, Path(folder or paper_dir()), notify) as session:
+        target = session.position(date) if date else session.settled_end()
+        first = target if session.last is None else session.last_position + 1
+        return session.run(range(first, target + 1), on_day)
+
+
+def replay_portfolio(name: str, *, start: dt.date | None = None, end: dt.date | None = None,
+                     folder: Path | None = None, notify: Notify | None = None,
+                     on_day: OnDay | None = None) -> PortfolioAdvance:  # fmt: skip
+    """Step ``name`` through history from ``start`` to ``end``, as ``bt run topk-strategy --start --end``."""
+    with PortfolioSession(name, Path(folder or paper_dir()), notify) as session:
+        days, stamp = session.days, (lambda d: None if d is None else pd.Timestamp(d))
+        if session.last is None:
+            if start is None:
+                raise ConfigError("--start is needed for the first replay of an experiment (its first trading day)")
+            try:
+                first, last = resolve_period(days, session.config.run.forecast.splitter(), stamp(start), stamp(end))
+            except ValueError as exc:
+                raise DataError(f"the portfolio's days: {exc}") from None
+            return session.run(range(first - 1, last + 1), on_day)
+        last = len(days) - 1 if end is None else int(days.searchsorted(stamp(end), side="right")) - 1
+        if start is not None and int(days.searchsorted(stamp(start))) - 1 > session.last_position:
+            raise ConfigError(f"{name} was stepped through {session.last['date']}; a replay continues from the next "
+                              f"day, so --start {start} would leave a gap (drop --start)")  # fmt: skip
+        return session.run(range(session.last_position + 1, last + 1), on_day)
+
+
+class PortfolioSession:
+    """One command's hold on a portfolio experiment: its ledger, lock, prices and forecasters."""
+
+    def __init__(self, name: str, folder: Path, notify: Notify | None) -> None:
+        self.name, self.folder, self.held = name, folder, contextlib.ExitStack()
+        try:
+            self.open(notify)
+        except BaseException:
+            self.held.close()
+            raise
+
+    def __enter__(self) -> PortfolioSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.held.close()
+
+    def open(self, notify: Notify | None) -> None:
+        """Open the ledger, take the lock, load every ticker's prices and check them against the ledger."""
+        self.ledger = self.held.enter_context(Ledger(self.folder))
+        exp = self.ledger.experiment(self.name)
+        if not is_portfolio(exp["config"]):
+            raise ConfigError(f"{self.name} trades one ticker, not a portfolio")
+        self.held.enter_context(experiment_lock(self.folder, self.name))
+        self.eid, self.config = exp["id"], PortfolioConfig.from_dict(exp["config"])
+        self.prices, left = load_all(self.config, notify)
+        if left:
+            raise DataError(f"{self.name}: {', '.join(left)} have no data now ({next(iter(left.values()))})")
+        self.days = calendar(self.prices)
+        self.last = self.ledger.last_account(self.eid)
+        self.members: dict[str, list[Forecaster]] = {}
+        latest = self.ledger.latest_model(self.eid)
+        self.version = None if latest is None else latest["version"]
+        self.opening = None if self.last is None else self.check_opening()
+        self.frames: dict[str, pd.DataFrame] | None = None
+
+    def check_opening(self) -> int:
+        """Position of step 0 on the calendar; the data must still have the ledger's days."""
+        first = self.ledger.table("days", self.eid)["date"].iloc[0]
+        stamp = pd.Timestamp(self.last["date"])
+        if stamp not in self.days or pd.Timestamp(first) not in self.days:
+            raise DataError(f"the data of {self.name}'s tickers no longer has its days {first} to {self.last['date']}")
+        opening = int(self.days.get_loc(stamp)) - self.last["step"]
+        if f"{self.days[opening]:%Y-%m-%d}" != first:
+            raise DataError(f"the data of {self.name}'s tickers does not have the same trading days as its ledger "
+                            f"({self.last['step'] + 1} days from {first}); use the data it was run on")  # fmt: skip
+        return opening
+
+    @property
+    def last_position(self) -> int:
+        """Position of the last stepped day on the calendar."""
+        return self.opening + self.last["step"]
+
+    def position(self, date: dt.date) -> int:
+        """Position of trading day ``date`` on the portfolio's calendar; DataError when there is none."""
+        stamp = pd.Timestamp(date)
+        if stamp not in self.days:
+            raise DataError(f"the portfolio's tickers have no trading day {date} (their days run "
+                            f"{self.days[0]:%Y-%m-%d} to {self.days[-1]:%Y-%m-%d})")  # fmt: skip
+        return int(self.days.get_loc(stamp))
+
+    def settled_end(self) -> int:
+        """The last day of data, less a bar dated today before the US market closes (not final yet)."""
+        now = dt.datetime.now(ZoneInfo("America/New_York"))
+        last = len(self.days) - 1
+        return last - 1 if self.days[last].date() == now.date() and now.time() < dt.time(16, 15) else last
+
+    def run(self, positions: range, on_day: OnDay | None) -> PortfolioAdvance:
+        """Step each position in order, one transaction each."""
+        reports = []
+        for done, p in enumerate(positions, 1):
+            reports.append(self.step(p))
+            if on_day is not None:
+                on_day(done, len(positions), reports[-1])
+        through = None if self.last is None else pd.Timestamp(self.last["date"])
+        return PortfolioAdvance(reports, self.days[-1], through)
+
+    def step(self, p: int) -> PortfolioDayReport:
+        """One day: retrain what is due, forecast, fill yesterday's orders, decide; one transaction."""
+        if self.last is None:
+            self.opening = p
+        n = p - self.opening
+        forecasts, files = self.forecast_day(p)
+        frames = self.day_frames(p, forecasts)
+        queued = self.ledger.queued_orders(self.eid)
+        cash, held = None, {}
+        if self.last is not None:
+            cash, held = self.last["cash"], self.ledger.positions_at(self.eid, pd.Timestamp(self.last["date"]))
+        rule, orders = dataclasses.asdict(self.config.rule()), [(o.ticker, o.size) for o in queued]
+        out = trade_portfolio_day(frames, rule, self.config.run.broker, cash, held, orders)
+        date, closes = self.days[p], {t: float(f["close"].iloc[-1]) for t, f in frames.items()}
+        model = self.model_row(date, files) if files else None
+        self.ledger.apply_step(self.eid, n, date, lambda run: write_day(run, (self.eid, n, date), out, queued,
+                                                                         forecasts, closes, model))  # fmt: skip
+        self.last = {"step": n, "date": f"{date:%Y-%m-%d}", "cash": out.cash, "equity": out.equity}
+        fills = [{**f, "ticker": queued[i].ticker} for i, f in out.fills]
+        return PortfolioDayReport(self.name, n, date, out.cash, out.equity, self.config.run.broker.cash, fills,
+                                  out.settled.count("rejected"), len({e["ticker"] for e in files}), out.targets,
+                                  out.new_orders)  # fmt: skip
+
+    def forecast_day(self, p: int) -> tuple[dict[str, tuple[float, float]], list[dict[str, str]]]:
+        """Each ticker's forecast for the next day and its close (tickers with a bar today); model files written."""
+        date, every = self.days[p], self.config.run.forecast.retrain_every
+        out, files = {}, []
+        for ticker, prices in self.prices.items():
+            index = prices.frame.index
+            if date not in index:
+                continue
+            here, opening = int(index.get_loc(date)), self.ticker_opening(prices)
+            close = prices.frame["close"].to_numpy(dtype=np.float64)
+            if (here - opening) % every == 0:
+                files += self.retrain(ticker, close, here, opening)
+            predicted = predict_members(self.forecasters(ticker), close, np.array([here]),
+                                        self.config.run.forecast.lookback)  # fmt: skip
+            out[ticker] = (float(np.mean(predicted, axis=0)[0]), float(close[here]))
+        return out, files
+
+    def ticker_opening(self, prices: PriceData) -> int:
+        """Position of the experiment's opening day in one ticker's own data (it must trade that day)."""
+        day, index = self.days[self.opening], prices.frame.index
+        if day not in index:
+            raise DataError(f"{prices.ticker} did not trade on {day:%Y-%m-%d}, the day {self.name} opens; "
+                            "open it on another day or leave the ticker out")  # fmt: skip
+        opening = int(index.get_loc(day))
+        need = self.config.run.forecast.train_days
+        if opening < need - 1:
+            raise DataError(f"{self.name} cannot open on {day:%Y-%m-%d}: {prices.ticker} has {opening + 1} days of "
+                            f"data through it and the model needs {need} (--train-days); start later")  # fmt: skip
+        return opening
+
+    def retrain(self, ticker: str, close: np.ndarray, here: int, opening: int) -> list[dict[str, str]]:
+        """Fit the ticker's fold whose origin is today; write its model files (before the step's transaction)."""
+        fc = self.config.run.forecast
+        members = self.forecasters(ticker)
+        fold = fc.splitter().fold((here - opening) // fc.retrain_every, opening + 1, len(close) - 1)
+        start = self.prices[ticker].frame.index[fold.train_start]
+        self.info = {**fit_fold(members, close, fold, fc.lookback), "train_start": f"{start:%Y-%m-%d}"}
+        version = 1 if self.version is None else self.version + 1
+        return [{"ticker": ticker, **write_model_file(self.folder, f"{self.name}/{ticker}", version, i, m.to_bytes())}
+                for i, m in enumerate(members)]  # fmt: skip
+
+    def forecasters(self, ticker: str) -> list[Forecaster]:
+        """The ticker's forecasters from its last retrain: in memory, else from the ledger's files."""
+        if ticker not in self.members:
+            models = self.ledger.table("models", self.eid).sort_values("version", ascending=False)
+            entries = next(([e for e in json.loads(f) if e.get("ticker") == ticker] for f in models["files"]
+                            if any(e.get("ticker") == ticker for e in json.loads(f))), None)  # fmt: skip
+            self.members[ticker] = (self.config.run.forecast.forecasters() if entries is None
+                                    else [load_model_file(self.folder, e) for e in entries])  # fmt: skip
+        return self.members[ticker]
+
+    def model_row(self, date: pd.Timestamp, files: list[dict[str, str]]) -> dict[str, Any]:
+        """The ``models`` row of today's retrain (the training window and figures of its last ticker)."""
+        self.version = 1 if self.version is None else self.version + 1
+        info = self.info
+        return {"version": self.version, "train_start": info["train_start"], "train_end": f"{date:%Y-%m-%d}",
+                "n_train": info["n_train"], "epochs": info["epochs"], "val_loss": info["val_loss"],
+                "seconds": info["seconds"], "files": files}  # fmt: skip
+
+    def day_frames(self, p: int, forecasts: dict[str, tuple[float, float]]) -> dict[str, pd.DataFrame]:
+        """The feeds of day ``p``: [yesterday,] today, with today's scores (as ``bt run``'s panel has them)."""
+        if self.frames is None:
+            dates = self.days[self.opening :]
+            member = membership_mask(list(self.prices), dates) if self.config.membership else None
+            empty = pd.Series(math.nan, index=dates)
+            self.frames = {t: ticker_frame(self.prices[t], dates, empty, None if member is None else member[t])
+                           for t in sorted(self.prices)}  # fmt: skip
+        i = p - self.opening
+        out = {}
+        for ticker, frame in self.frames.items():
+            part = frame.iloc[max(i - 1, 0) : i + 1].copy()
+            forecast, close = forecasts.get(ticker, (math.nan, math.nan))
+            part.iloc[-1, part.columns.get_loc("score")] = forecast / close - 1.0 if close > 0 else math.nan
+            out[ticker] = part
+        return out
+
+
+def write_day(run: Callable[..., Any], where: tuple[int, int, pd.Timestamp], out: PortfolioDay, queued: list[Any],
+              forecasts: dict[str, tuple[float, float]], closes: dict[str, float],
+              model: dict[str, Any] | None) -> None:  # fmt: skip
+    """Everything one portfolio step adds to the ledger (inside the step's transaction).
+
+    ``where``: the experiment id, the step and its date; ``closes``: today's close of each ticker.
+    """
+    eid, n, date = where
+    day = f"{date:%Y-%m-%d}"
+    if model is not None:
+        run("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (eid, model["version"], day, model["train_start"], model["train_end"], model["n_train"], model["epochs"],
+             model["val_loss"], model["seconds"], json.dumps(model["files"])))  # fmt: skip
+    version = run("SELECT max(version) FROM models WHERE experiment_id = ?", (eid,)).fetchone()[0]
+    for ticker, (forecast, close) in sorted(forecasts.items()):
+        run("INSERT INTO forecasts (experiment_id, origin_date, forecast, close, model_version, ticker) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (eid, day, forecast, close, version, ticker))  # fmt: skip
+    for order, status in zip(queued, out.settled, strict=True):
+        done = run("UPDATE orders SET status = ? WHERE id = ? AND experiment_id = ? AND status = 'queued'",
+                   (status, order.id, eid)).rowcount  # fmt: skip
+        if done != 1:
+            raise ExperimentError(f"order {order.id} is not queued any more; another process stepped this day")
+    for i, f in out.fills:
+        run("INSERT INTO fills (order_id, experiment_id, date, action, size, price, value, commission) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (queued[i].id, eid, f"{f['date']:%Y-%m-%d}", f["action"],
+                                                int(f["size"]), f["price"], f["value"], f["commission"]))  # fmt: skip
+    run("INSERT INTO days VALUES (?, ?, ?, ?, ?, ?)", (eid, n, day, out.equity - out.cash, out.cash, out.equity))
+    for ticker, (size, price) in sorted(out.held.items()):
+        run("INSERT INTO positions VALUES (?, ?, ?, ?, ?)", (eid, day, ticker, size, price))
+    for ticker, size in out.new_orders:
+        run("INSERT INTO orders (experiment_id, decision_date, size, created_price, status, ticker) "
+            "VALUES (?, ?, ?, ?, 'queued', ?)", (eid, day, size, closes[ticker], ticker))  # fmt: skip

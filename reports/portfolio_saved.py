@@ -1,0 +1,91 @@
+"""Portfolio run folders read back, checked: what the portfolio report is built from.
+
+``backtests.portfolio.folder`` writes the folder in this format; a missing, truncated or
+foreign file is a one-line ``SavedRunError`` naming it, and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .saved import SavedRunError
+
+KIND = "bt-lstm portfolio run"
+FORMAT = 1
+RULE_LABELS = {"strategy": "top-k on the model's forecasts", "equal_weight": "equal weight, rebalanced monthly",
+               "topk_naive": "top-k on the naive forecast", "topk_ridge": "top-k on the ridge forecast",
+               "momentum": "top-k on 12-1 month momentum", "benchmark": "benchmark"}  # fmt: skip
+_TABLES = {"returns.csv": (["date", "strategy", "equal_weight", "benchmark"], ["date"], "date"),
+           "weights.csv": (["date"], ["date"], "date"),
+           "turnover.csv": (["date", "strategy"], ["date"], "date"),
+           "trades.csv": (["date", "ticker", "action", "size", "price", "value", "commission"], ["date"], None),
+           "tickers.csv": (["ticker", "status", "rmse", "theils_u", "dm_stat", "dm_p_value"], [], None),
+           "forecasts.csv": (["ticker", "target_date", "forecast", "actual", "naive"], ["target_date"], None)}
+
+
+@dataclass(frozen=True)
+class SavedPortfolio:
+    """A portfolio run folder read back: run.json's contents and every table."""
+
+    folder: Path
+    meta: dict[str, Any]
+    returns: pd.DataFrame
+    weights: pd.DataFrame
+    turnover: pd.DataFrame
+    trades: pd.DataFrame
+    tickers: pd.DataFrame
+    forecasts: pd.DataFrame
+
+
+def kind_of(folder: Path) -> str | None:
+    """The ``kind`` in a folder's run.json (None when it has none that can be read)."""
+    try:
+        meta = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return meta.get("kind") if isinstance(meta, dict) else None
+
+
+def _table(folder: Path, name: str) -> pd.DataFrame:
+    columns, dates, index = _TABLES[name]
+    path = folder / name
+    try:
+        frame = pd.read_csv(path, parse_dates=dates)
+    except FileNotFoundError:
+        raise SavedRunError(f"{path}: missing; rerun `bt run topk-strategy` to recreate the run folder.") from None
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SavedRunError(f"{path}: unreadable ({' '.join(str(exc).split())[:120]}).") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SavedRunError(f"{path}: not a bt-lstm portfolio table (missing columns {', '.join(missing)}).")
+    for col in dates:
+        if len(frame) and not pd.api.types.is_datetime64_any_dtype(frame[col]):
+            raise SavedRunError(f"{path}: column {col} holds values that are not dates; the file is damaged.")
+    return frame.set_index(index) if index else frame
+
+
+def load_portfolio(folder: Path) -> SavedPortfolio:
+    """Read and check a portfolio run folder."""
+    folder = Path(folder)
+    path = folder / "run.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SavedRunError(f"{path}: missing; {folder} is not a complete run folder.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise SavedRunError(f"{path}: not valid JSON (truncated or damaged); rerun `bt run topk-strategy`.") from None
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:
+        raise SavedRunError(f"{path}: not a bt-lstm portfolio run file.")
+    if meta.get("format") != FORMAT:
+        raise SavedRunError(f"{path}: written by another version (format {meta.get('format')}, this version reads "
+                            f"{FORMAT}); rerun `bt run topk-strategy`.")  # fmt: skip
+    tables = {name.removesuffix(".csv"): _table(folder, name) for name in _TABLES}
+    if len(tables["weights"]) != len(tables["returns"]):
+        raise SavedRunError(f"{folder / 'weights.csv'}: {len(tables['weights'])} rows but returns.csv has "
+                            f"{len(tables['returns'])}; the folder is damaged.")  # fmt: skip
+    return SavedPortfolio(folder, meta, **tables)
