@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from forecasting.walkforward import FoldCallback
 from reports.saved import SavedRun
+from reports.tearsheet import tearsheet_html, tearsheet_title
 
 from .cache import ForecastCache
 from .config import RunConfig
 from .data import benchmark_prices, default_cache_dir, ticker_prices
 from .outfolder import check_writable
-from .runfolder import walk_forward_metadata, write_walk_forward
+from .parallel import ExecutorSession
+from .runfolder import walk_forward_metadata, write_run, write_walk_forward
 from .runner import RunResult, forecast, run
 
 Notify = Callable[[str], None]
@@ -55,20 +59,36 @@ class RunRequest:
         return ForecastCache((self.cache_dir or default_cache_dir()) / "forecasts", notify=notify)
 
 
-def run_and_write(request: RunRequest, *, notify: Notify | None = None,
-                  on_fold: FoldCallback | None = None) -> tuple[RunResult, dict[str, Path]]:  # fmt: skip
-    """Load data, run, and write the run folder; returns the result and the files written."""
+def run_and_write(request: RunRequest, *, notify: Notify | None = None, on_fold: FoldCallback | None = None,
+                  executor: ExecutorSession | None = None) -> tuple[RunResult, dict[str, Path]]:  # fmt: skip
+    """Load data, run, and write the run folder; returns the result and the files written.
+
+    With an ``executor`` the walk-forward's independent pieces run where it says, and the tearsheet
+    is drawn by it from the moment the strategy's returns are known, while the rest of the run and
+    the report's charts are computed here.
+    """
     out = Path(request.out or default_run_folder(request.config))
     request.check(out, "run.json")
     data = request.config.data
     prices = ticker_prices(data, cache_dir=request.cache_dir, notify=notify)
     benchmark = benchmark_prices(data, cache_dir=request.cache_dir, notify=notify)
-    result = run(request.config, prices, benchmark, cache=request.cache(notify), on_fold=on_fold)
-    return result, result.save(out, overwrite=request.overwrite)
+    started: list[Any] = []
+
+    def start_tearsheet(returns: pd.DataFrame) -> None:
+        assert executor is not None
+        title = tearsheet_title(prices.ticker, request.config.strategy.name, f"{returns.index[0]:%Y-%m-%d}",
+                                f"{returns.index[-1]:%Y-%m-%d}")  # fmt: skip
+        bench = returns["benchmark"].rename(benchmark.ticker)
+        started.append(executor.draw(tearsheet_html, returns["strategy"], bench, title))
+
+    result = run(request.config, prices, benchmark, cache=request.cache(notify), on_fold=on_fold, executor=executor,
+                 on_strategy=start_tearsheet if executor is not None else None)  # fmt: skip
+    return result, write_run(result, out, overwrite=request.overwrite, tearsheet=started[0] if started else None)
 
 
-def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
-                           on_fold: FoldCallback | None = None) -> tuple[dict[str, Any], dict[str, Path]]:  # fmt: skip
+def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None, on_fold: FoldCallback | None = None,
+                           executor: ExecutorSession | None = None,
+                           ) -> tuple[dict[str, Any], dict[str, Path]]:  # fmt: skip
     """``bt walk-forward``: forecasts and baselines only, their metrics, and forecast.html.
 
     Writes forecasts.csv, folds.csv, baselines.csv, metrics.json and forecast.html;
@@ -78,7 +98,7 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
     out = Path(request.out or default_run_folder(config, kind="walk-forward"))
     request.check(out, "metrics.json")
     prices = ticker_prices(config.data, cache_dir=request.cache_dir, notify=notify)
-    fc = forecast(config, prices, cache=request.cache(notify), on_fold=on_fold)
+    fc = forecast(config, prices, cache=request.cache(notify), on_fold=on_fold, executor=executor)
     meta = walk_forward_metadata(config, prices, fc.forecasts, fc.from_cache)
     saved = SavedRun(out, meta, None, None, fc.forecasts, fc.folds, fc.baselines)
     return meta, write_walk_forward(saved, out, overwrite=request.overwrite)

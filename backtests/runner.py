@@ -6,6 +6,9 @@ takes the benchmark's returns, all over exactly the days that have
 out-of-sample forecasts. Given no prices it loads them from the config (so a
 worker needs nothing but the config); it reads no file but the prices and the
 forecast cache, and writes nothing else; ``RunResult.save`` writes the run folder.
+Given an executor, the walk-forward's independent pieces (ensemble members, folds
+without warm start, the baselines) run side by side where it says, with
+byte-identical forecasts.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from forecasting import WalkForwardResult, resolve_period, walk_forward
+from forecasting import ForecastConfig, WalkForwardResult, resolve_period, walk_forward
+from forecasting.parallel import InProcess, TaskRunner, WalkForwardPlan, run_plans
 from forecasting.walkforward import FoldCallback
-from reports.evaluation import forecast_metrics, rmse, strategy_psr
 from reports.metrics import performance
 from strategies import registry
 from strategies.classic import BuyAndHold, SmaCross
@@ -33,6 +36,13 @@ from .errors import ConfigError, DataError
 
 BASELINES = ("naive", "drift", "moving-average", "ridge")
 Notify = Callable[[str], None]
+OnStrategy = Callable[[pd.DataFrame], None]
+
+
+class Executor(Protocol):
+    """Picks where a job of ``units`` pieces that could run side by side runs (``backtests.parallel``)."""
+
+    def runner(self, units: int) -> TaskRunner: ...
 
 
 @dataclass(frozen=True)
@@ -113,12 +123,53 @@ def baseline_forecasts(config: RunConfig, close: pd.Series, first: int, last: in
 
 
 def forecast(config: RunConfig, prices: PriceData, *, cache: ForecastCache | None = None,
-             on_fold: FoldCallback | None = None) -> Forecasts:  # fmt: skip
-    """The model's walk-forward over the config's period and the baselines' over the same days."""
+             on_fold: FoldCallback | None = None, executor: Executor | None = None) -> Forecasts:  # fmt: skip
+    """The model's walk-forward over the config's period and the baselines' over the same days.
+
+    Each is read from ``cache`` when there (the baselines' under the keys ``forecasts_for`` would
+    give them) and stored there when computed. Without an ``executor``, or when the model is one
+    piece (one member with warm start), they are computed here one after another; otherwise the
+    model's pieces and the baselines run as one batch on the executor's runner. Same forecasts.
+    """
     first, last = target_period(config, prices)
     close = prices.frame["close"]
-    wf, cached = forecasts_for(config, close, first, last, cache, on_fold)
-    return Forecasts(wf.forecasts, wf.folds, baseline_forecasts(config, close, first, last), cached)
+    fingerprint = series_fingerprint(close.iloc[: last + 1])
+    configs = {"model": config.forecast, **{name: config.forecast.replace(model=name, seeds=1) for name in BASELINES}}
+    days = close.index[first], close.index[last]
+    keys = {name: forecast_key(fingerprint, cfg, *days) for name, cfg in configs.items()}
+    results = {name: hit for name, key in keys.items() if cache is not None and (hit := cache.get(key)) is not None}
+    cached = "model" in results
+    missing: dict[str, str] = {}
+    for name in configs:
+        if name not in results:
+            missing.setdefault(keys[name], name)  # a baseline as the model is computed once
+    computed = _walk_forwards({name: configs[name] for name in missing.values()}, close, first, last,
+                              on_fold=on_fold, executor=executor)  # fmt: skip
+    for key, name in missing.items():
+        if cache is not None:
+            cache.put(key, computed[name])
+    results.update({name: computed[missing[keys[name]]] for name in configs if name not in results})
+    table = pd.DataFrame({"target_date": results[BASELINES[0]].forecasts["target_date"],
+                          **{name: results[name].forecasts["forecast"] for name in BASELINES}})  # fmt: skip
+    return Forecasts(results["model"].forecasts, results["model"].folds, table, cached)
+
+
+def _walk_forwards(configs: dict[str, ForecastConfig], close: pd.Series, first: int, last: int, *,
+                   on_fold: FoldCallback | None, executor: Executor | None,
+                   ) -> dict[str, WalkForwardResult]:  # fmt: skip
+    """Each config's walk-forward ("model" with its ensemble and progress, baselines with one member)."""
+    plans = {name: WalkForwardPlan.of(close, cfg.forecasters() if name == "model" else cfg.forecaster(),
+                                      cfg.splitter(), first_target=first, last_target=last)
+             for name, cfg in configs.items()}  # fmt: skip
+    units = plans["model"].units() if "model" in plans else 0
+    runner = executor.runner(units) if executor is not None and units > 1 else InProcess()
+    if isinstance(runner, InProcess):  # fold by fold, with progress after each fold
+        return {name: walk_forward(close, cfg.forecasters() if name == "model" else cfg.forecaster(), cfg.splitter(),
+                                   first_target=first, last_target=last, on_fold=on_fold if name == "model" else None)
+                for name, cfg in configs.items()}  # fmt: skip
+    names = sorted(plans, key=lambda name: name != "model")  # the model first: progress follows its folds
+    results = run_plans([plans[name] for name in names], runner, on_fold if names[0] == "model" else None)
+    return dict(zip(names, results, strict=True))
 
 
 def default_cache() -> ForecastCache:
@@ -134,8 +185,15 @@ def run(
     cache: ForecastCache | None = None,
     on_fold: FoldCallback | None = None,
     notify: Notify | None = None,
+    executor: Executor | None = None,
+    on_strategy: OnStrategy | None = None,
 ) -> RunResult:
-    """Forecast, backtest and summarise one run; prices not given are loaded from ``config.data``."""
+    """Forecast, backtest and summarise one run; prices not given are loaded from ``config.data``.
+
+    ``executor`` runs the walk-forward's independent pieces (see ``forecast``). ``on_strategy``
+    receives the strategy's and the benchmark's daily returns (the ``strategy`` and ``benchmark``
+    columns of ``RunResult.returns``) as soon as they are known, before the other backtests.
+    """
     try:
         spec = registry.get(config.strategy.name)
     except KeyError as exc:
@@ -146,23 +204,28 @@ def run(
     frame = prices.frame.iloc[first - 1 : last + 1]
     fc = None
     if spec.uses_forecast:
-        fc = forecast(config, prices, cache=cache, on_fold=on_fold)
+        fc = forecast(config, prices, cache=cache, on_fold=on_fold, executor=executor)
         frame = attach_forecasts(prices.frame, fc.forecasts)
     size = config.strategy.size
     strategy = run_backtest(frame, spec.load(), config.strategy.params_for(spec.uses_forecast), config.broker)
+    bench = benchmark_returns(benchmark, frame.index)
+    if on_strategy is not None:
+        on_strategy(_returns(strategy=strategy.returns, benchmark=bench))
     hold = run_backtest(frame, BuyAndHold, {"size": size}, config.broker)
-    returns = pd.DataFrame({
-        "strategy": strategy.returns,
-        "buy_and_hold": hold.returns,
-        "sma_cross": _sma_cross(frame, size, config).returns,
-        "benchmark": benchmark_returns(benchmark, frame.index),
-    })  # fmt: skip
-    returns.index.name = "date"
+    returns = _returns(strategy=strategy.returns, buy_and_hold=hold.returns,
+                       sma_cross=_sma_cross(frame, size, config).returns, benchmark=bench)  # fmt: skip
     summary = summarise(returns, len(strategy.fills), None if fc is None else fc.forecasts)
     if fc is not None:
         summary["folds"] = len(fc.folds)
     return RunResult(config, prices, benchmark, fc and fc.forecasts, fc and fc.folds, fc and fc.baselines,
                      strategy, hold, returns, summary, bool(fc and fc.from_cache))  # fmt: skip
+
+
+def _returns(**columns: pd.Series) -> pd.DataFrame:
+    """Daily returns side by side, indexed by ``date``."""
+    returns = pd.DataFrame(columns)
+    returns.index.name = "date"
+    return returns
 
 
 def _sma_cross(frame: pd.DataFrame, size: float, config: RunConfig) -> BacktestResult:
@@ -175,6 +238,10 @@ def _sma_cross(frame: pd.DataFrame, size: float, config: RunConfig) -> BacktestR
 
 def summarise(returns: pd.DataFrame, trades: int, forecasts: pd.DataFrame | None) -> dict[str, Any]:
     """Headline figures: performance of each return column, trades, forecast accuracy vs naive, PSR."""
+    # Imported here: scipy's statistics are needed only now, after the strategy's returns (and a
+    # tearsheet started on them elsewhere), not before.
+    from reports.evaluation import forecast_metrics, rmse, strategy_psr
+
     summary: dict[str, Any] = {col: performance(returns[col]) for col in returns}
     summary.update(strategy_psr(returns["strategy"], returns["buy_and_hold"]))
     summary["trades"] = trades

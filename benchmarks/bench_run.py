@@ -1,8 +1,16 @@
-"""Wall time and peak memory of the default ``bt run``: cold, with the forecast cache, and ``bt --help``.
+"""Wall time and peak memory of ``bt run``: ``bt --help``, the default run cold and cached, and ``--seeds 4`` cold.
 
 Run: ``python -m benchmarks.bench_run`` (from the repo root, project installed).
-Each command runs in a fresh process with its own empty cache folder, one
-after the other, so the figures are comparable within one run of this script.
+Each command runs in a fresh process, one after the other, so the figures are comparable
+within one run of this script (not across runs: other work on the machine moves them; the
+load average before and after is printed). The default run and ``--seeds 4`` each start
+from an empty cache of their own; the cached run then changes a strategy option
+(``--threshold 0.001``), so it reads the forecasts from the cache and backtests and
+draws its report anew. ``--seeds 4`` runs its members side by side on a local cluster
+(one worker per core); the default run, a single warm-started member, runs in the process.
+Peak memory is the ``bt`` process's own (not the cluster's worker processes'). Last, each
+member's training time, from the folds tables: the single member in the process, and one of
+the four on a worker (the figures an estimate for a bigger cluster starts from).
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ import time
 from pathlib import Path
 
 BT = [sys.executable, "-c", "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"]
+RUN = ["run", "lstm-strategy", "AAPL"]
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (GiB) of one child process."""
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (this child and the processes it waited for) and peak resident memory (GiB)."""
     with tempfile.TemporaryFile("w+") as err:
         began = time.perf_counter()
         child = subprocess.Popen(BT + args, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -29,24 +38,50 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
         if child.returncode != 0:
             err.seek(0)
             raise SystemExit(f"bt {' '.join(args)} failed:\n{err.read()}")
-    return wall, usage.ru_maxrss / 2**20
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 2**20
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _pieces(single: Path, ensemble: Path) -> str:
+    """Training seconds of one member (its first fold, its later folds), in the process and on a worker."""
+    import pandas as pd
+
+    lines = []
+    for label, path, members in (("--seeds 1, in the process", single, 1), ("--seeds 4, per member on a worker",
+                                                                            ensemble, 4)):  # fmt: skip
+        seconds = pd.read_csv(path)["seconds"] / members  # a fold's row sums its members' fits
+        lines.append(f"{label}: first fold {seconds.iloc[0]:.2f} s, later folds {seconds.iloc[1:].mean():.3f} s "
+                     f"each, the member's {len(seconds)} folds {seconds.sum():.1f} s")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bt-bench-"))
     env = {**os.environ, "BT_CACHE_DIR": str(work / "cache")}
+    seeds_env = {**os.environ, "BT_CACHE_DIR": str(work / "cache-seeds")}
+    rows = [
+        ("bt --help", ["--help"], env),
+        ("bt run lstm-strategy AAPL (cold, no cache)", [*RUN, "--out", str(work / "cold")], env),
+        ("... --threshold 0.001 (forecast cache hit)", [*RUN, "--threshold", "0.001", "--out", str(work / "warm")],
+         env),
+        ("bt run lstm-strategy AAPL --seeds 4 (cold)", [*RUN, "--seeds", "4", "--out", str(work / "seeds")], seeds_env),
+    ]  # fmt: skip
+    before = _load()
     try:
-        help_wall, _ = timed(["--help"], env)
-        cold_wall, cold_mem = timed(["run", "lstm-strategy", "AAPL", "--out", str(work / "cold")], env)
-        warm_wall, warm_mem = timed(["run", "lstm-strategy", "AAPL", "--out", str(work / "warm")], env)
+        results = [(name, *timed(args, run_env)) for name, args, run_env in rows]
+        pieces = _pieces(work / "cold" / "folds.csv", work / "seeds" / "folds.csv")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{'command':<46} {'wall s':>8}")
-    print(f"{'bt --help':<46} {help_wall:>8.2f}")
-    print(f"{'bt run lstm-strategy AAPL (cold, no cache)':<46} {cold_wall:>8.1f}")
-    print(f"{'bt run lstm-strategy AAPL (forecast cache hit)':<46} {warm_wall:>8.1f}")
-    print(f"peak resident memory: cold {cold_mem:.2f} GiB, cached {warm_mem:.2f} GiB")
-    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"{'command':<46} {'wall s':>8} {'CPU s':>8} {'peak GiB':>9}")
+    for name, wall, cpu, mem in results:
+        print(f"{name:<46} {wall:>8.2f} {cpu:>8.1f} {mem:>9.2f}")
+    print(f"--seeds 4 cold / --seeds 1 cold: {results[3][1] / results[1][1]:.2f}x wall")
+    print(pieces)
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average (1, 5, 15 min) before {before}, "
+          f"after {_load()}")  # fmt: skip
 
 
 if __name__ == "__main__":

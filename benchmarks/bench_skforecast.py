@@ -9,16 +9,20 @@ ahead, from a rolling 756-price training window and a 60-day lookback, refitting
 every 21 days: LSTM(64) -> LSTM(64) -> Dense(32) -> Dense(1), Adam(1e-3), MSE,
 batch size 64, 5 epochs per fit on every training window (no validation split),
 seeds fixed. They run in this one process, one after the other, after TensorFlow
-is imported (import time is in neither figure). Then this project runs with its
-own defaults (warm start, early stopping). Last come two bare fits on the
+is imported (import time is in neither figure). This project's identical work also
+runs with its folds on a local cluster of 2 workers (``forecasting.parallel`` through
+``backtests.parallel``, as ``bt walk-forward --workers 2 --no-warm-start`` does): on a
+cluster started beforehand (its workers' TensorFlow import is in no figure either), and
+starting its own cluster inside the timing; both must give the sequential forecasts
+exactly. Then this project runs with its own defaults (warm start, early stopping). Last come two bare fits on the
 identical-work run's arrays: Keras' stock ``model.fit`` on the same model, and
 this project's ``LSTMForecaster.fit`` alone (its training loop without the
 walk-forward around it), so the walk-forward's own overhead shows.
 With ``--repeat N`` every row runs N times, interleaved, and the fastest wall
 time of each is kept (as ``timeit`` does); forecasts must repeat exactly.
 
-Wall seconds and process CPU seconds (all threads) are both printed: on a shared
-machine the CPU figure is the steadier of the two. skforecast differs from this
+Wall seconds and process CPU seconds (all threads; with the cluster's workers added for
+its rows) are both printed: on a shared machine the CPU figure is the steadier of the two. skforecast differs from this
 project in ways that do not change the work: it scales prices with a MinMaxScaler
 fit on each training window (no look-ahead), feeds 60 lagged prices where this
 project feeds 59 daily log returns, keeps training the same Keras model from
@@ -38,7 +42,9 @@ import numpy as np
 import pandas as pd
 
 from backtests.data import load_prices
+from backtests.parallel import ExecutorSession
 from forecasting import ForecastConfig, LSTMForecaster, walk_forward
+from forecasting.parallel import TaskRunner, parallel_walk_forward
 from forecasting.tf_runtime import keras_module
 from forecasting.walkforward import train_arrays
 
@@ -126,6 +132,26 @@ def run_project(close: pd.Series, days: int, config: ForecastConfig, name: str) 
     return clock.row(name, _rmse(forecasts["forecast"], forecasts["actual"])), result.folds
 
 
+def _workers_cpu(runner: TaskRunner) -> float:
+    """CPU seconds the cluster's worker processes have used so far (0 for a runner without a cluster)."""
+    client = getattr(runner, "client", None)
+    return float(sum(client.run(time.process_time).values())) if client is not None else 0.0
+
+
+def run_parallel(close: pd.Series, days: int, config: ForecastConfig, name: str, runner: TaskRunner | None) -> Row:
+    """The walk-forward with its folds on 2 workers: on ``runner``'s cluster, or on a new one started in the timing."""
+    first, last = len(close) - days, len(close) - 1
+    with ExecutorSession("local", 2) as session:
+        clock = _Clock()
+        pool = runner or session.runner(2)
+        before = _workers_cpu(pool) if runner is not None else 0.0
+        result = parallel_walk_forward(close, config.forecasters(), config.splitter(), first_target=first,
+                                       last_target=last, runner=pool)  # fmt: skip
+        row = clock.row(name, _rmse(result.forecasts["forecast"], result.forecasts["actual"]))
+        extra = _workers_cpu(pool) - before
+    return Row(row.name, row.seconds, row.cpu + extra, row.rmse)
+
+
 def _fold_arrays(close: pd.Series, days: int, config: ForecastConfig) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each fold's training windows and targets, as the walk-forward builds them."""
     values = close.to_numpy(dtype=np.float64)
@@ -189,6 +215,30 @@ def _fastest(rows: list[Row], exact: bool = True) -> Row:
     return min(rows, key=lambda row: row.seconds)
 
 
+def _measure(close: pd.Series, days: int, identical: ForecastConfig,
+             repeat: int) -> tuple[dict[str, list[Row]], pd.DataFrame]:  # fmt: skip
+    """Every row ``repeat`` times, interleaved; the 2-worker rows on a cluster started once beforehand, and anew."""
+    runs: dict[str, list[Row]] = {}
+    with ExecutorSession("local", 2) as session:
+        pool = session.runner(2)  # started, TensorFlow imported in its workers, before any timing
+        for _ in range(repeat):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                runs.setdefault("sk", []).append(run_skforecast(close, days)[0])
+            same = run_project(close, days, identical, "bt-lstm, identical work (no warm start, no ES)")[0]
+            runs.setdefault("same", []).append(same)
+            runs.setdefault("pool", []).append(run_parallel(close, days, identical, "  same, 2 workers", pool))
+            runs.setdefault("start", []).append(
+                run_parallel(close, days, identical, "  same, 2 workers, cluster start timed", None)
+            )
+            default_row, folds = run_project(close, days, ForecastConfig(seed=SEED),
+                                             "bt-lstm, defaults (warm start, ES)")  # fmt: skip
+            runs.setdefault("default", []).append(default_row)
+            runs.setdefault("keras", []).append(run_bare_fit(close, days, identical))
+            runs.setdefault("bare", []).append(run_bare_forecaster(close, days, identical))
+    return runs, folds
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 folds (63 days) instead of 252 days")
@@ -198,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     days = args.days or (63 if args.quick else 252)
+    load = os.getloadavg()
     close = load_prices("AAPL").frame["close"]
     try:
         import skforecast  # noqa: F401
@@ -205,33 +256,26 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"skforecast is missing ({err}): {INSTALL}") from None
     keras_module()  # TensorFlow's import is outside every timing
     identical = ForecastConfig(seed=SEED, params={"epochs": EPOCHS, "warm_start": False, "early_stopping": False})
-    runs: dict[str, list[Row]] = {}
-    for _ in range(args.repeat):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            runs.setdefault("sk", []).append(run_skforecast(close, days)[0])
-        runs.setdefault("same", []).append(
-            run_project(close, days, identical, "bt-lstm, identical work (no warm start, no ES)")[0]
-        )
-        default_row, folds = run_project(close, days, ForecastConfig(seed=SEED), "bt-lstm, defaults (warm start, ES)")
-        runs.setdefault("default", []).append(default_row)
-        runs.setdefault("keras", []).append(run_bare_fit(close, days, identical))
-        runs.setdefault("bare", []).append(run_bare_forecaster(close, days, identical))
+    runs, folds = _measure(close, days, identical, args.repeat)
     sk_row = _fastest(runs.pop("sk"), exact=False)  # skforecast's own determinism is not this project's claim
-    same_row, default_row, keras_row, bare_row = (_fastest(rows) for rows in runs.values())
+    same_row, pool_row, start_row, default_row, keras_row, bare_row = (_fastest(rows) for rows in runs.values())
+    if not same_row.rmse == pool_row.rmse == start_row.rmse:
+        rmses = (same_row.rmse, pool_row.rmse, start_row.rmse)
+        raise RuntimeError(f"2 workers gave other forecasts than 1 (RMSE {rmses})")
     actual = close.to_numpy()[-days:]
     naive = _rmse(close.to_numpy()[-days - 1 : -1], actual)
     when = close.index[-days], close.index[-1]
     print(f"AAPL, {days} target days {when[0]:%Y-%m-%d} to {when[1]:%Y-%m-%d}; {RETRAIN_EVERY}-day refits, "
           f"{TRAIN_DAYS}-price rolling window, lookback {LOOKBACK}, batch {BATCH_SIZE}; "
           f"fastest of {args.repeat} run(s) each")  # fmt: skip
-    _print_table([sk_row, same_row, default_row, keras_row, bare_row], naive, bare_row, same_row)
+    _print_table([sk_row, same_row, pool_row, start_row, default_row, keras_row, bare_row], naive, bare_row, same_row)
     print(f"defaults: {folds['epochs'].sum():.0f} epochs over {len(folds)} fits (identical work: "
           f"{EPOCHS * len(folds)})")  # fmt: skip
     import skforecast
     import tensorflow as tf
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}, "
+    print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min; "
+          f"{' '.join(f'{x:.2f}' for x in load)} before), Python {sys.version.split()[0]}, "
           f"TensorFlow {tf.__version__}, skforecast {skforecast.__version__}")  # fmt: skip
 
 

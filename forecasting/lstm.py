@@ -30,13 +30,38 @@ the model drift.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
+import random
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .base import Forecaster
 from .tf_runtime import keras_module, tensorflow_module
+
+
+@contextlib.contextmanager
+def _own_initial_draws(seed: int) -> Iterator[None]:
+    """Keras draws each layer's initializer seed from Python's process-wide ``random``.
+
+    Other threads draw from it too (a Dask worker's heartbeats do), which would make the
+    initial weights depend on timing. While the layers are made, Keras draws from a generator
+    of its own seeded alike instead: the same weights as in a quiet process, from the seed alone.
+    """
+    try:
+        draws = importlib.import_module("keras.src.random.seed_generator")
+        shared = draws.python_random
+    except (ImportError, AttributeError):  # another Keras layout: draw as it does
+        yield
+        return
+    draws.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        draws.python_random = shared
 
 
 def _check_positive_int(name: str, value: object) -> None:
@@ -90,15 +115,16 @@ class LSTMForecaster(Forecaster):
     def _build(self, steps: int) -> None:
         keras, tf = keras_module(), tensorflow_module()
         keras.utils.set_random_seed(self.seed)
-        model = keras.Sequential(
-            [
-                keras.Input((steps, 1)),
-                keras.layers.LSTM(self.units[0], return_sequences=True),
-                keras.layers.LSTM(self.units[1]),
-                keras.layers.Dense(self.dense),
-                keras.layers.Dense(1),
-            ]
-        )
+        with _own_initial_draws(self.seed):
+            model = keras.Sequential(
+                [
+                    keras.Input((steps, 1)),
+                    keras.layers.LSTM(self.units[0], return_sequences=True),
+                    keras.layers.LSTM(self.units[1]),
+                    keras.layers.Dense(self.dense),
+                    keras.layers.Dense(1),
+                ]
+            )
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
         optimizer, variables = model.optimizer, model.trainable_variables
         optimizer.build(variables)

@@ -49,8 +49,9 @@ def predicted_vs_actual(forecasts: pd.DataFrame, folds: pd.DataFrame | None, *, 
             label="forecast (out of sample)")  # fmt: skip
     if folds is not None:
         starts = folds["test_start"][folds["test_start"] >= table["target_date"].min()]
-        for i, day in enumerate(starts):
-            ax.axvline(day, color="#9467bd", lw=0.6, alpha=0.35, label="retrain" if i == 0 else None)
+        if len(starts):  # one collection of full-height lines: far cheaper to draw than a line per retrain
+            ax.vlines(starts, 0, 1, transform=ax.get_xaxis_transform(), colors="#9467bd", lw=0.6, alpha=0.35,
+                      label="retrain")  # fmt: skip
     ax.set_title(title)
     ax.set_ylabel("price")
     ax.legend(loc="upper left")

@@ -13,12 +13,13 @@ creation date and stable element ids, so the same returns give the same file.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib
 import io
 import logging
 import re
 import sys
 import tempfile
+import types
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,28 +39,30 @@ def _quiet_matplotlib() -> None:
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
-def _lazy_import(name: str) -> None:
-    """Register ``name`` so that it is executed on first attribute access, not on ``import``."""
-    if name in sys.modules or (spec := importlib.util.find_spec(name)) is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-
-
 def preload() -> None:
-    """Import what a tearsheet needs (a drawing process calls this while the run computes).
-
-    quantstats imports yfinance only to download, which a tearsheet never does, so yfinance
-    is loaded on first use instead (a fifth of quantstats' import time).
-    """
+    """Import what a tearsheet needs (a drawing process calls this while the run computes)."""
     _quiet_matplotlib()
-    _lazy_import("yfinance")
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         import matplotlib.pyplot  # noqa: F401
         import quantstats  # noqa: F401
+
+
+class _ImportedOnUse(types.ModuleType):
+    """Stands in for a module until an attribute of it is used; then the real module is imported."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def prepare_drawing_process() -> None:
+    """``preload`` for a process that only draws: quantstats imports yfinance only to download, which
+    a tearsheet never does, so there yfinance is imported on first use (a sixth of the import time)."""
+    if "yfinance" not in sys.modules:
+        sys.modules["yfinance"] = _ImportedOnUse("yfinance")
+    preload()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,215 @@
+"""Where one ``bt`` command runs its independent pieces: workers started once, reused to the end.
+
+``ExecutorSession`` gives each job a runner (``forecasting.parallel.TaskRunner``): this process
+when nothing is gained (``--scheduler sync``, or a job of one piece: a single warm-started
+model, or forecasts all in the cache), else Dask. By default that is a loopback
+``LocalCluster`` started by the first job that needs it, one worker per core but no more
+than the job's pieces (``--workers N`` caps it; fewer than two means this process);
+``--scheduler local`` is a cluster of ``--workers`` (default: one per core) for any job of
+two pieces or more; ``--scheduler tcp://HOST:PORT`` a running cluster. Workers run one
+thread each and import TensorFlow once, when they start (``backtests.dask_setup``). Report
+pages are drawn in another process (``draw``): on the cluster when it is up, else in one
+process forked when the session opens, which imports matplotlib and quantstats while the
+command computes. Nothing here imports Dask until a cluster is needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import signal
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from forecasting.parallel import InProcess, Report, Task, TaskRunner
+
+from .errors import ConfigError
+
+RETRIES = 2
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where to run: ``"local"`` (a new LocalCluster), ``"sync"``, or a scheduler address; TLS files if any."""
+
+    scheduler: str = "local"
+    workers: int | None = None
+    tls_ca_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and not 1 <= self.workers <= 512:
+            raise ConfigError(f"--workers must be from 1 to 512. Got {self.workers}.")
+        tls = (self.tls_ca_file, self.tls_cert, self.tls_key)
+        if any(tls) and not all(tls):
+            raise ConfigError("TLS needs all of --tls-ca-file, --tls-cert and --tls-key.")
+        if self.scheduler.startswith("tls://") and not all(tls):
+            raise ConfigError(f"--scheduler {self.scheduler} needs --tls-ca-file, --tls-cert and --tls-key.")
+        if self.scheduler not in ("local", "sync") and "://" not in self.scheduler:
+            raise ConfigError(f"--scheduler must be sync, tcp://HOST:PORT or tls://HOST:PORT. Got {self.scheduler!r}.")
+
+    def security(self) -> Any:
+        """Dask's ``Security`` for TLS, or None."""
+        if not self.tls_ca_file:
+            return None
+        from distributed.security import Security
+
+        return Security(tls_ca_file=self.tls_ca_file, tls_client_cert=self.tls_cert, tls_client_key=self.tls_key,
+                        require_encryption=True)  # fmt: skip
+
+
+class Pending(Protocol):
+    """A result being computed elsewhere (a ``concurrent.futures`` or Dask future)."""
+
+    def result(self) -> Any: ...
+
+
+def _ignore(message: Any) -> None:
+    pass
+
+
+def log_progress(topic: str, message: Any) -> None:
+    """On a Dask worker: send ``message`` to the client subscribed to ``topic``."""
+    from distributed import get_worker
+
+    get_worker().log_event(topic, message)
+
+
+def call_task(fn: Callable[..., Any], args: tuple[Any, ...], topic: str | None) -> Any:
+    """On a Dask worker: ``fn(*args, report)``, the reports going to ``topic``."""
+    return fn(*args, functools.partial(log_progress, topic) if topic else _ignore)
+
+
+class DaskRunner:
+    """Runs tasks on a Dask cluster; results in task order, progress reports as Dask events."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    @property
+    def workers(self) -> int:
+        """The cluster's threads: the tasks it runs at once."""
+        return max(1, sum(self.client.nthreads().values()))
+
+    def run(self, tasks: Sequence[Task], on_report: Report | None = None) -> list[Any]:
+        """Each task's result, in the order of ``tasks``; cancelled all together on the first error."""
+        token = uuid.uuid4().hex[:12]
+        topic = f"bt-lstm-progress-{token}" if on_report is not None else None
+        if topic is not None and on_report is not None:
+            self.client.subscribe_topic(topic, lambda event: on_report(event[1]))
+        futures = [self.client.submit(call_task, task.fn, task.args, topic, key=f"bt-{task.name}-{token}",
+                                      pure=False, retries=RETRIES) for task in tasks]  # fmt: skip
+        try:
+            return list(self.client.gather(futures))
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+        finally:
+            if topic is not None:
+                self.client.unsubscribe_topic(topic)
+
+
+def _ignore_interrupts() -> None:
+    """In the drawing process: Ctrl-C is the parent's to handle (it stops this process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Done:
+    """A result computed in this process."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+class _Redrawn:
+    """The drawing process's result, or, if that process died, the same drawn here."""
+
+    def __init__(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.future, self.fn, self.args = future, fn, args
+
+    def result(self) -> Any:
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            return self.fn(*self.args)
+
+
+class ExecutorSession:
+    """The executor of one command: see the module's docstring. Use it as a context manager."""
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None,
+                 tls: tuple[str | None, str | None, str | None] = (None, None, None), *,
+                 notify: Callable[[str], None] | None = None,
+                 preload: Callable[[], None] | None = None) -> None:  # fmt: skip
+        self.spec = ExecutorSpec(scheduler or "local", workers, *tls)
+        self.auto = scheduler is None
+        self.notify = notify or _ignore
+        self.preload = preload
+        self._stack = ExitStack()
+        self._client: Any = None
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ExecutorSession:
+        forks = "fork" in multiprocessing.get_all_start_methods()
+        if self.preload is not None and self.spec.scheduler != "sync" and forks:
+            # Forked before the command's heavy imports; the child imports what drawing needs meanwhile.
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_ignore_interrupts)  # fmt: skip
+            self._pool.submit(self.preload)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the drawing process and the cluster (or disconnect from it)."""
+        self._stop_pool()
+        self._stack.close()
+        self._client = None
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def cluster_size(self, units: int) -> int:
+        """Workers for a job of ``units`` pieces that could run side by side; 0 means this process."""
+        if self.spec.scheduler == "sync" or units < 2:
+            return 0
+        workers = self.spec.workers or os.cpu_count() or 1
+        if self.auto:
+            workers = min(workers, units)
+        return workers if workers >= 2 or not self.auto else 0
+
+    def runner(self, units: int) -> TaskRunner:
+        """A runner for a job of ``units`` pieces: Dask (started now if not yet, then reused), or this process."""
+        if self._client is None:
+            workers = self.cluster_size(units)
+            if not workers:
+                return InProcess()
+            from .dask_setup import dask_client
+
+            self._client = self._stack.enter_context(dask_client(self.spec.scheduler, workers, self.spec.security(),
+                                                                 self.notify, preload_tensorflow=True))  # fmt: skip
+            self._stop_pool()  # drawing goes to the cluster from now on
+        elif units < 2:
+            return InProcess()
+        return DaskRunner(self._client)
+
+    def draw(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        """``fn(*args)`` started elsewhere: on the cluster when it is up, else in the drawing process, else here."""
+        if self._client is not None:
+            return self._client.submit(fn, *args, pure=False)
+        if self._pool is not None:
+            return _Redrawn(self._pool.submit(fn, *args), fn, args)
+        return _Done(fn(*args))
