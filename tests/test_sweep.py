@@ -140,7 +140,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path: Path, cluster: Cluste
     victims[0].send_signal(signal.SIGKILL)  # mid-job: each worker is busy while jobs remain
     stdout, stderr = child.communicate(timeout=600)
     assert child.returncode == 0, stderr
-    assert not victims[0].is_running()
+    assert not victims[0].is_running() or victims[0].status() == psutil.STATUS_ZOMBIE  # killed, not yet reaped
     pd.testing.assert_frame_equal(_results(out), _results(tmp_path / "sync"), check_exact=True)
 
 
