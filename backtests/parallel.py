@@ -53,7 +53,8 @@ class ExecutorSpec:
         if self.scheduler.startswith("tls://") and not all(tls):
             raise ConfigError(f"--scheduler {self.scheduler} needs --tls-ca-file, --tls-cert and --tls-key.")
         if self.scheduler not in ("local", "sync") and "://" not in self.scheduler:
-            raise ConfigError(f"--scheduler must be sync, tcp://HOST:PORT or tls://HOST:PORT. Got {self.scheduler!r}.")
+            raise ConfigError(f"--scheduler must be sync, local, tcp://HOST:PORT or tls://HOST:PORT. "
+                              f"Got {self.scheduler!r}.")  # fmt: skip
 
     def security(self) -> Any:
         """Dask's ``Security`` for TLS, or None."""
