@@ -180,7 +180,9 @@ class ExecutorSession:
 
     def _stop_pool(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Waited for (the process is idle by then, or ends its page): Python 3.11's executor can
+            # fail at interpreter exit on the pipe of one shut down without waiting.
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def cluster_size(self, units: int) -> int:
@@ -202,7 +204,6 @@ class ExecutorSession:
 
             self._client = self._stack.enter_context(dask_client(self.spec.scheduler, workers, self.spec.security(),
                                                                  self.notify, preload_tensorflow=True))  # fmt: skip
-            self._stop_pool()  # drawing goes to the cluster from now on
         elif units < 2:
             return InProcess()
         return DaskRunner(self._client)

@@ -5,9 +5,10 @@ downloads anything. Two defects of its template are mended: the remote
 favicon is replaced by an inline empty one (no request, so it opens offline)
 and ``<body onload="save()">``, which calls an undefined function, loses it.
 quantstats saves each figure through ``pyplot.savefig``, which draws the figure
-again after saving it (for interactive windows, of which there are none); here
-each figure is drawn once, a sixth of the tearsheet's time. Its SVGs carry no
-creation date and stable element ids, so the same returns give the same file.
+again after saving it (for interactive windows, of which there are none), and
+runs an empty layout pass before; here each figure is drawn once, a fifth less
+time. Its SVGs carry no creation date and stable element ids, so the same
+returns give the same file.
 """
 
 from __future__ import annotations
@@ -67,13 +68,21 @@ def prepare_drawing_process() -> None:
 
 @contextlib.contextmanager
 def _figures_drawn_once() -> Iterator[None]:
-    """``pyplot.savefig`` without its redraw after saving, and SVGs without a creation date."""
+    """``pyplot.savefig`` without its redraw after saving, and SVGs without a creation date.
+
+    quantstats lays each figure out (``tight_layout``) before saving it, which leaves a layout
+    engine that does nothing but makes ``savefig`` draw the figure once more to run it; it goes.
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     def savefig(*args: Any, **kwargs: Any) -> None:
         if kwargs.get("format") == "svg":
             kwargs.setdefault("metadata", {"Date": None})
-        plt.gcf().savefig(*args, **kwargs)
+        figure = plt.gcf()
+        if isinstance(figure.get_layout_engine(), PlaceHolderLayoutEngine):
+            figure.set_layout_engine(None)
+        figure.savefig(*args, **kwargs)
 
     saved = plt.savefig
     plt.savefig = savefig
