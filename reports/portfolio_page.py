@@ -47,14 +47,19 @@ def _model(run: SavedPortfolio) -> str:
 
 def headline_rows(run: SavedPortfolio) -> pd.DataFrame:
     """One row per rule and the benchmark: performance, the strategy's PSR against it, turnover and costs."""
-    s, names = run.meta["summary"], labels(run)
+    return rule_rows(run.meta["summary"], list(run.returns.columns), labels(run), "the strategy")
+
+
+def rule_rows(s: dict, columns: list[str], names: dict[str, str], who: str) -> pd.DataFrame:
+    """One row per column of a summary: performance, the PSR of ``who`` (the strategy, the account) against it,
+    turnover and costs (a run report's and a paper report's headline)."""
     rows = []
-    for col in run.returns.columns:
+    for col in columns:
         act = s["activity"].get(col, {})
         rows.append({"": names.get(col, col), "total return": _pct(s[col]["total_return"]),
                      "CAGR": _pct(s[col]["cagr"]), "Sharpe": _num(s[col]["sharpe"]),
                      "max drawdown": _pct(s[col]["max_drawdown"]),
-                     "PSR of the strategy against it": "–" if col == "strategy" else _num(s["psr"][col]),
+                     f"PSR of {who} against it": "–" if col == "strategy" else _num(s["psr"][col]),
                      "turnover / year": _pct(act["turnover_per_year"]) if act else "–",
                      "costs paid": _pct(act["costs_fraction"]) if act else "–"})  # fmt: skip
     return pd.DataFrame(rows)
@@ -187,24 +192,25 @@ def build_portfolio_report(folder: Path) -> Path:
 
 def paper_portfolio_page(heading: str, meta: dict, returns: pd.DataFrame, weights: pd.DataFrame, fills: pd.DataFrame,
                          tearsheet: str) -> str:  # fmt: skip
-    """``bt paper report``'s page for a portfolio: the account against the equal weight of its tickers and the
-    benchmark over the same days, holdings, fills, tearsheet and settings."""
+    """``bt paper report``'s page for a portfolio: the account against ``bt run topk-strategy``'s comparisons and
+    the benchmark over the same days, holdings, fills, tearsheet and settings."""
     s = meta["summary"]
-    names = {"strategy": f"paper {meta['name']}", "equal_weight": RULE_LABELS["equal_weight"],
+    names = {**RULE_LABELS, "strategy": f"paper {meta['name']}",
              "benchmark": f"benchmark ({meta['benchmark']['ticker']})"}  # fmt: skip
-    rows = [{"": names[c], "total return": _pct(s[c]["total_return"]), "CAGR": _pct(s[c]["cagr"]),
-             "Sharpe": _num(s[c]["sharpe"]), "max drawdown": _pct(s[c]["max_drawdown"]),
-             "PSR of the account against it": "–" if c == "strategy" else _num(s["psr"][c])}
-            for c in returns.columns]  # fmt: skip
+    rows = rule_rows(s, list(returns.columns), names, "the account")
     verdict = strategy_verdict(s["strategy"]["sharpe"], s["equal_weight"]["sharpe"], s["psr"]["equal_weight"],
                                f"paper {meta['name']}").replace("buy-and-hold", "the equal-weight buy-and-hold")
     shown = fills.assign(date=pd.to_datetime(fills["date"]).dt.strftime("%Y-%m-%d")).round(4)
     sheet = (f'<p><a href="{tearsheet}">Open the quantstats tearsheet on its own page</a>.</p>'
              f'<iframe title="quantstats tearsheet" src="{tearsheet}"></iframe>')  # fmt: skip
     config = f"<pre>{html.escape(json.dumps(meta['config'], indent=2))}</pre>"
+    note = (f"<p>Fills: {s['trades']}; PSR {s['psr_vs_zero']:.2f} that the account's true Sharpe exceeds 0.</p>"
+            '<p class="note">Every row is over the account\'s days, from its opening cash, with its broker and rule '
+            "settings; the top-k rows trade the account's rule on other scores. PSR: the probability that the "
+            "account's true Sharpe ratio exceeds that row's (Bailey and Lopez de Prado).</p>")  # fmt: skip
     sections = [
         ("headline", "Headline", f'<p class="verdict">{html.escape(sentence(verdict))}</p>'
-                                 f"{html_table(pd.DataFrame(rows), index=False)}<p>Fills: {s['fills']}.</p>"),
+                                 f"{html_table(rows, index=False)}{note}"),
         ("equity", "Equity curves", f'<img alt="equity curves" src="{equity_curves(returns, names)}">'),
         ("holdings", "Holdings over time", f'<img alt="holdings heatmap" src="{holdings_heatmap(weights)}">'),
         ("fills", "Fills", f'<div class="scroll">{html_table(shown, index=False)}</div>'),

@@ -131,8 +131,9 @@ def test_help_and_strategies_do_not_import_tensorflow() -> None:
 def test_strategies_lists_one_line_each() -> None:
     result = CliRunner().invoke(app, ["strategies"])
     assert result.exit_code == 0
-    names = [line.split()[0] for line in result.output.strip().splitlines()]
-    assert names == ["lstm-strategy", "buy-and-hold", "sma-cross"]
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["lstm-strategy", "buy-and-hold", "sma-cross", "topk-strategy"]
+    assert "bt run topk-strategy --universe dow30" in lines[-1]  # a portfolio: it runs over a universe
 
 
 def test_buy_and_hold_needs_no_training(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Subprocesses run the real ``bt`` entry point, so kills hit real processes and re
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import shutil
 import sqlite3
@@ -18,13 +19,14 @@ import pytest
 
 from ._browser import chromium, page_url, visit
 from .conftest import bt
-from .test_paper import bt_popen, kill_while_stepping
+from .test_paper import bt_popen, invoke, kill_while_stepping
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy" / "paper"
 TICKERS = ["--tickers", "AAPL,MSFT,NVDA,JPM,KO,CAT"]
 SETTINGS = ["--model", "ridge", "--train-days", "120", "--lookback", "20", "--retrain-every", "5", "--k", "3",
             "--n-drop", "1", "--source", "bundled"]  # fmt: skip
 PERIOD = ["--start", "2026-05-01", "--end", "2026-07-31"]
+RULES = ["strategy", "equal_weight", "topk_naive", "topk_ridge", "momentum", "benchmark"]
 
 
 @pytest.fixture(autouse=True)
@@ -125,6 +127,31 @@ def test_paper_report_of_a_portfolio(parity: tuple[Path, Path]) -> None:
         assert all(w > 400 and h > 150 for _, w, h in seen.evaluated), seen.evaluated
 
 
+def test_paper_report_compares_the_account_as_bt_run_compares_its_strategy(parity: tuple[Path, Path]) -> None:
+    """The equal weight, the top-k rule on the naive and ridge forecasts and on momentum, and the benchmark, over
+    exactly the account's days: the same returns and PSRs as ``bt run topk-strategy`` over those days."""
+    from backtests.portfolio.paper_account import paper_portfolio_run
+
+    folder, root = parity
+    returns = pd.read_csv(root / "report" / "returns.csv", index_col="date")
+    days = read(folder, "ref")["days"]["date"]
+    assert list(returns.columns) == RULES and list(returns.index) == list(days.iloc[1:])
+    assert returns["topk_ridge"].equals(returns["strategy"])  # the model is ridge: the account's own rule
+    assert (returns["topk_naive"] == 0).all() and returns["momentum"].ne(0).sum() > 20
+    run = pd.read_csv(root / "run" / "returns.csv", index_col="date")
+    pd.testing.assert_frame_equal(returns, run, check_exact=True)
+    meta, _ = paper_portfolio_run("ref", folder=folder)
+    s, summary = meta["summary"], json.loads((root / "run" / "run.json").read_text())["summary"]
+    assert set(s["psr"]) == set(RULES) - {"strategy"} and (s["first_day"], s["days"]) == ("2026-05-01", 63)
+    for col in RULES[1:]:
+        assert s["psr"][col] == pytest.approx(summary["psr"][col], rel=1e-12), col
+    assert s["activity"]["momentum"]["fills"] == summary["activity"]["momentum"]["fills"] > 0
+    html = (root / "report" / "report.html").read_text()
+    for label in ("equal weight, rebalanced monthly", "top-k on the naive forecast", "top-k on the ridge forecast",
+                  "top-k on 12-1 month momentum", "benchmark (SPY)", "PSR of the account against it"):  # fmt: skip
+        assert label in html, label
+
+
 def test_status_and_list_of_a_portfolio(parity: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     folder, _ = parity
     monkeypatch.setenv("BT_PAPER_DIR", str(folder))
@@ -163,6 +190,27 @@ def test_a_portfolio_day_stepped_twice_changes_nothing(paper_folder: Path) -> No
     after = read(paper_folder, "idem")
     for table in before:
         pd.testing.assert_frame_equal(before[table], after[table], check_exact=True)
+
+
+def test_concurrent_portfolio_steps_apply_once(paper_folder: Path) -> None:
+    """Two ``bt paper step`` processes on one portfolio at once: one applies the days, the other changes nothing and
+    says why, and the ledger is exactly what one step leaves (no day twice, no row lost)."""
+    for name in ("race", "ref"):
+        assert invoke("paper", "start", name, "--strategy", "topk-strategy", *TICKERS, *SETTINGS)[0] == 0
+        assert invoke("paper", "replay", name, "--start", "2026-06-01", "--end", "2026-06-01")[0] == 0  # days 0, 1
+    assert invoke("paper", "step", "ref", "--date", "2026-07-31")[0] == 0
+    days = invariants(paper_folder, "ref")
+    procs = [bt_popen("paper", "step", "race", "--date", "2026-07-31") for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    applied = [r for r in results if r[0] == 0 and "(day 2)" in r[1] and f"2026-07-31 (day {days - 1})" in r[1]]
+    assert len(applied) == 1, results
+    code, out, err = next(r for r in results if r is not applied[0])
+    refused = code == 2 and len(err.strip().splitlines()) == 1 and "being stepped by another process" in err
+    assert refused or (code == 0 and "Nothing was changed" in out and "(day" not in out), (code, out, err)
+    assert invariants(paper_folder, "race") == days > 40
+    left, right = read(paper_folder, "race"), read(paper_folder, "ref")
+    for table in left:
+        pd.testing.assert_frame_equal(left[table], right[table], check_exact=True, obj=table)
 
 
 def legacy_rows(path: Path) -> dict[str, list[tuple]]:

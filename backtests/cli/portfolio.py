@@ -43,7 +43,9 @@ from .options import (
 )  # fmt: skip
 from .sweep import AsOf, Scheduler, Tickers, TickersFile, UniverseOpt, Workers
 
-PORTFOLIO_STRATEGIES = ("topk-strategy",)
+# name -> the line `bt strategies` shows: a portfolio strategy runs over a universe, not one ticker
+PORTFOLIO_STRATEGIES = {"topk-strategy": "holds the --k names of a universe with the best forecasts; runs over "
+                                         "a universe: bt run topk-strategy --universe dow30"}  # fmt: skip
 SHORT = {"strategy": "top-k, model", "equal_weight": "equal weight", "topk_naive": "top-k, naive",
          "topk_ridge": "top-k, ridge", "momentum": "top-k, momentum 12-1"}  # fmt: skip
 K = Annotated[int | None, typer.Option("--k", help="How many names to hold. [default: 5]")]

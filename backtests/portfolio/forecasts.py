@@ -62,18 +62,37 @@ def cached_walk_forward(config: RunConfig, close: pd.Series, first: int, last: i
 
 def ticker_forecasts(config: RunConfig, prices: PriceData, cache: ForecastCache | None) -> TickerForecasts:
     """The model's and the compared baselines' walk-forwards of one ticker over its config's period."""
+    close, (first, last), fingerprint = _series(config, prices)
+    wf, cached = cached_walk_forward(config, close, first, last, fingerprint, cache)
+    baselines = _baselines(config, close, (first, last), fingerprint, cache, model=wf.forecasts)
+    return TickerForecasts(prices.ticker, wf.forecasts, baselines, len(wf.folds), cached)
+
+
+def baseline_forecasts(config: RunConfig, prices: PriceData, cache: ForecastCache | None) -> dict[str, pd.DataFrame]:
+    """Only the compared baselines' walk-forwards of one ticker over its config's period (what paper trading's
+    report compares the account with), the same tables ``ticker_forecasts`` gives."""
+    close, period, fingerprint = _series(config, prices)
+    return _baselines(config, close, period, fingerprint, cache)
+
+
+def _series(config: RunConfig, prices: PriceData) -> tuple[pd.Series, tuple[int, int], str]:
+    """The closes, the positions of the first and last target day, and the fingerprint the cache keys use."""
     first, last = target_period(config, prices)
     close = prices.frame["close"]
-    fingerprint = series_fingerprint(close.iloc[: last + 1])
-    wf, cached = cached_walk_forward(config, close, first, last, fingerprint, cache)
-    baselines = {}
+    return close, (first, last), series_fingerprint(close.iloc[: last + 1])
+
+
+def _baselines(config: RunConfig, close: pd.Series, period: tuple[int, int], fingerprint: str,
+               cache: ForecastCache | None, model: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """Each compared baseline's walk-forward; ``model``, the model's own table, stands for the baseline it is."""
+    out = {}
     for name in COMPARED:
-        if config.forecast.model == name and config.forecast.seeds == 1:
-            baselines[name] = wf.forecasts
+        if model is not None and config.forecast.model == name and config.forecast.seeds == 1:
+            out[name] = model
         else:
-            other = cached_walk_forward(baseline_config(config, name), close, first, last, fingerprint, cache)
-            baselines[name] = other[0].forecasts
-    return TickerForecasts(prices.ticker, wf.forecasts, baselines, len(wf.folds), cached)
+            other = cached_walk_forward(baseline_config(config, name), close, *period, fingerprint, cache)
+            out[name] = other[0].forecasts
+    return out
 
 
 def all_forecasts(config: PortfolioConfig, prices: dict[str, PriceData], period: tuple[dt.date, dt.date], *,

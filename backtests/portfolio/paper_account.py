@@ -1,5 +1,10 @@
-"""Reading a portfolio paper experiment: its status, and its report folder beside the equal-weight buy-and-hold
-of its tickers and the benchmark over the same days."""
+"""Reading a portfolio paper experiment: its status, and its report folder.
+
+The report compares the account with what ``bt run topk-strategy`` compares its strategy with, over exactly
+the account's days: the equal-weight buy-and-hold of its tickers (rebalanced monthly), the same top-k rule on
+the naive and the ridge baselines' forecasts and on 12-1 momentum (``rules.run_rules``), and the benchmark,
+with the PSR of the account against each (``rules.compare``).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,23 @@ from typing import Any
 
 import pandas as pd
 
-from reports.evaluation import probabilistic_sharpe_ratio, sharpe_per_period
 from reports.files import atomic_write_text, write_csv
-from reports.metrics import performance
-from strategies.topk import EqualWeight
 
-from ..data import benchmark_prices, benchmark_returns, membership_mask
+from ..data import PriceData, benchmark_prices, benchmark_returns, membership_mask
 from ..errors import ConfigError, DataError
 from ..outfolder import check_writable, staged
 from ..paper.ledger import Ledger, paper_dir
 from ..runfolder import package_versions
 from .config import PortfolioConfig, is_portfolio
-from .engine import run_portfolio_backtest
+from .engine import FILL_COLUMNS, PortfolioBacktest
+from .forecasts import TickerForecasts, baseline_forecasts
 from .panel import ticker_frame
+from .rules import RULES, compare, run_rules
 from .runner import load_all
 
 TABLES = ("days", "positions", "orders", "fills", "forecasts", "models")
+DATED = ("weights", "returns")  # the report's tables indexed by date, beside the ledger's
+COMPARISONS = tuple(r for r in RULES if r != "strategy")  # the account itself is the strategy
 Notify = Callable[[str], None]
 
 
@@ -72,51 +78,67 @@ def portfolio_status(name: str, *, folder: Path | None = None) -> dict[str, Any]
 
 def paper_portfolio_run(name: str, *, folder: Path | None = None,
                         notify: Notify | None = None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:  # fmt: skip
-    """The experiment's returns beside the equal-weight buy-and-hold of its tickers and the benchmark, its
-    end-of-day weights and a summary like ``bt run topk-strategy``'s; and its ledger tables."""
+    """The account's returns beside those of the rules ``bt run topk-strategy`` compares with (``COMPARISONS``)
+    and the benchmark's, all over the account's days; its end-of-day weights; a summary like ``bt run``'s (the
+    PSR of the account against each); and its ledger tables."""
     exp, t = ledger_tables(name, folder)
     if len(t["days"]) < 3:
         raise DataError(f"{name} has {len(t['days'])} stepped days; a report needs at least 3 (step or replay more)")
     config = PortfolioConfig.from_dict(exp["config"])
     dates = pd.DatetimeIndex(pd.to_datetime(t["days"]["date"]), name="date")
-    prices, _ = load_all(config, notify)
+    loaded, _ = load_all(config, notify)
+    prices = {tk: loaded[tk] for tk in sorted(loaded)}
     member = membership_mask(list(prices), dates) if config.membership else None
-    frames = {tk: ticker_frame(prices[tk], dates, pd.Series(0.0, index=dates), None if member is None else member[tk])
-              for tk in sorted(prices)}  # fmt: skip
-    hold = run_portfolio_backtest(frames, EqualWeight, {"size": config.run.strategy.size}, config.run.broker)
-    equity = pd.Series(t["days"]["equity"].to_numpy(), index=dates)
+    account = ledger_backtest(t, prices, dates)
+    forecasts = paper_forecasts(config, prices, t["forecasts"], dates)
+    runs = {"strategy": account, **run_rules(config, prices, forecasts, dates, member, names=COMPARISONS)}
     bench = benchmark_prices(config.run.data, notify=notify)
-    returns = pd.DataFrame({"strategy": equity.pct_change().iloc[1:], "equal_weight": hold.returns,
-                            "benchmark": benchmark_returns(bench, dates)})  # fmt: skip
-    returns.index.name = "date"
-    weights = _weights(t["positions"], frames, equity).iloc[1:]
-    summary = {col: performance(returns[col]) for col in returns}
-    summary["psr"] = {c: probabilistic_sharpe_ratio(returns["strategy"], _zero_if_nan(sharpe_per_period(returns[c])))
-                      for c in ("equal_weight", "benchmark")}  # fmt: skip
-    summary.update(fills=len(t["fills"]), days=len(returns), first_day=f"{returns.index[0]:%Y-%m-%d}",
-                   last_day=f"{returns.index[-1]:%Y-%m-%d}")  # fmt: skip
+    returns, summary = compare(runs, benchmark_returns(bench, dates), prices, dates, config.run.broker.cash)
     meta = {"name": name, "config": exp["config"], "summary": summary, "versions": package_versions(),
             "benchmark": {"ticker": bench.ticker, "source": bench.source}}  # fmt: skip
-    return meta, {"returns": returns, "weights": weights, **t}
+    return meta, {"returns": returns, "weights": account.weights.iloc[1:], **t}
 
 
-def _zero_if_nan(value: float) -> float:
-    return 0.0 if value != value else value
-
-
-def _weights(positions: pd.DataFrame, frames: dict[str, pd.DataFrame], equity: pd.Series) -> pd.DataFrame:
-    """Each ticker's value at each close over the account's equity (date x ticker)."""
-    closes = pd.DataFrame({tk: f["close"] for tk, f in frames.items()})
-    sizes = pd.DataFrame(0.0, index=closes.index, columns=closes.columns)
-    for r in positions.itertuples():
+def ledger_backtest(t: dict[str, pd.DataFrame], prices: dict[str, PriceData],
+                    dates: pd.DatetimeIndex) -> PortfolioBacktest:  # fmt: skip
+    """The account as its ledger has it, in the form a backtest takes (so ``rules.compare`` treats it as one):
+    equity at each close, fills with tickers, end-of-day weights, and the orders rejected."""
+    equity = pd.Series(t["days"]["equity"].to_numpy(dtype=float), index=dates, name="equity")
+    fills = t["fills"].assign(date=pd.to_datetime(t["fills"]["date"]))[FILL_COLUMNS].reset_index(drop=True)
+    flat = pd.Series(0.0, index=dates)
+    closes = pd.DataFrame({tk: ticker_frame(p, dates, flat)["close"] for tk, p in prices.items()})
+    sizes = pd.DataFrame(0.0, index=dates, columns=closes.columns)
+    for r in t["positions"].itertuples():
         sizes.at[pd.Timestamp(r.date), r.ticker] = r.size
-    return (sizes * closes).div(equity, axis=0)
+    refused = int((t["orders"]["status"] == "rejected").sum())
+    return PortfolioBacktest(equity, fills, (sizes * closes).div(equity, axis=0), refused, [])
+
+
+def paper_forecasts(config: PortfolioConfig, prices: dict[str, PriceData], ledger: pd.DataFrame,
+                    dates: pd.DatetimeIndex) -> dict[str, TickerForecasts]:  # fmt: skip
+    """Per ticker: the forecasts the account traded on (the ledger's, each over the close it was made at) and the
+    compared baselines' walk-forwards over the account's target days, as ``bt run`` over those days has them.
+
+    The baselines are computed afresh, not read from or written to the forecast cache: they are cheap, and a
+    report then writes nothing outside its folder.
+    """
+    first, last = dates[1].date(), dates[-1].date()
+    out = {}
+    for ticker, p in prices.items():
+        own = ledger[ledger["ticker"] == ticker]
+        model = pd.DataFrame({"origin_date": pd.to_datetime(own["origin_date"]).to_numpy(),
+                              "forecast": own["forecast"].to_numpy(dtype=float),
+                              "naive": own["close"].to_numpy(dtype=float)})  # fmt: skip
+        baselines = baseline_forecasts(config.ticker_run(ticker, first, last), p, None)
+        out[ticker] = TickerForecasts(ticker, model, baselines, int(own["model_version"].nunique()), False)
+    return out
 
 
 def write_portfolio_paper_report(name: str, out: Path, *, folder: Path | None = None,
                                  notify: Notify | None = None) -> dict[str, Path]:  # fmt: skip
-    """report.html (the account against the equal weight and the benchmark, holdings, fills, tearsheet) and the
-    ledger's tables as CSV, written whole."""
+    """report.html (the account against every comparison and the benchmark, holdings, fills, tearsheet), the
+    ledger's tables, ``weights.csv`` and ``returns.csv`` (date x the account, each comparison and the benchmark)
+    as CSV, written whole."""
     from reports.portfolio_page import paper_portfolio_page
     from reports.tearsheet import write_tearsheet
 
@@ -127,11 +149,11 @@ def write_portfolio_paper_report(name: str, out: Path, *, folder: Path | None = 
             f"{meta['summary']['last_day']}"  # fmt: skip
     returns = tables["returns"]
     with staged(out, what="report folder") as stage:
-        for table in (*TABLES, "weights"):
-            write_csv(tables[table], stage / f"{table}.csv", index=table == "weights")
+        for table in (*TABLES, *DATED):
+            write_csv(tables[table], stage / f"{table}.csv", index=table in DATED)
         bench = returns["benchmark"].rename(meta["benchmark"]["ticker"])
         write_tearsheet(returns["strategy"], bench, stage / "tearsheet.html", title=title)
         atomic_write_text(stage / "report.html", paper_portfolio_page(title, meta, returns, tables["weights"],
                                                                       tables["fills"], "tearsheet.html"))
-    names = [*(f"{t}.csv" for t in (*TABLES, "weights")), "tearsheet.html", "report.html"]
+    names = [*(f"{t}.csv" for t in (*TABLES, *DATED)), "tearsheet.html", "report.html"]
     return {n: out / n for n in names}

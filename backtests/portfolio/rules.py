@@ -82,26 +82,43 @@ def cash_only(job: Job) -> PortfolioBacktest:
 
 
 def run_rules(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts],
-              dates: pd.DatetimeIndex, member: pd.DataFrame | None, *,
-              workers: int | None = None) -> dict[str, PortfolioBacktest]:  # fmt: skip
-    """Backtest every rule over ``dates``: in this process, or in ``workers`` processes (each backtest of
-    thirty tickers over five years takes a second or two, about what starting a process costs)."""
-    jobs = rule_jobs(config, prices, forecasts, dates, member)
-    if config.run.forecast.model == "ridge" and config.run.forecast.seeds == 1:
-        del jobs["topk_ridge"]  # the same scores as the strategy's: the same backtest
+              dates: pd.DatetimeIndex, member: pd.DataFrame | None, *, workers: int | None = None,
+              names: tuple[str, ...] = RULES) -> dict[str, PortfolioBacktest]:  # fmt: skip
+    """Backtest the rules ``names`` (default: every rule) over ``dates``: in this process, or in ``workers``
+    processes (each backtest of thirty tickers over five years takes a second or two, about what starting a
+    process costs). Paper trading's report leaves out ``strategy``: its ledger is the strategy."""
+    jobs = {name: job for name, job in rule_jobs(config, prices, forecasts, dates, member).items() if name in names}
+    same = "strategy" in jobs and config.run.forecast.model == "ridge" and config.run.forecast.seeds == 1
+    if same:
+        jobs.pop("topk_ridge", None)  # the same scores as the strategy's: the same backtest
     done = {name: cash_only(job) for name, job in jobs.items() if never_buys(job)}
-    jobs = {name: job for name, job in jobs.items() if name not in done}
+    done.update(_run_all({name: job for name, job in jobs.items() if name not in done}, workers))
+    if same:
+        done.setdefault("topk_ridge", done["strategy"])
+    return {name: done[name] for name in names}
+
+
+def _run_all(jobs: dict[str, Job], workers: int | None) -> dict[str, PortfolioBacktest]:
+    """Run the jobs here (one worker) or in a forkserver pool; the results by name."""
     n = min(len(jobs), workers or 1)
     if n <= 1:
-        done.update({name: _run(job) for name, job in jobs.items()})
-    else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["backtests.portfolio.engine"])
-        with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-            futures = {name: pool.submit(_run, job) for name, job in jobs.items()}
-            done.update({name: future.result() for name, future in futures.items()})
-    done.setdefault("topk_ridge", done["strategy"])
-    return {name: done[name] for name in RULES}
+        return {name: _run(job) for name, job in jobs.items()}
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["backtests.portfolio.engine"])
+    with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
+        futures = {name: pool.submit(_run, job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def compare(runs: dict[str, PortfolioBacktest], benchmark: pd.Series, prices: dict[str, PriceData],
+            dates: pd.DatetimeIndex, cash: float) -> tuple[pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """Each run's daily returns (a column each, in ``runs``' order) beside ``benchmark``'s, and their summary:
+    what ``bt run topk-strategy`` and a portfolio paper report both show, over the same ``dates``."""
+    returns = pd.DataFrame({name: r.returns for name, r in runs.items()})
+    returns["benchmark"] = benchmark
+    returns.index.name = "date"
+    opens = pd.DataFrame({t: prices[t].frame["open"].reindex(dates) for t in prices})
+    return returns, summarise(returns, runs, opens, cash)
 
 
 def activity(run: PortfolioBacktest, opens: pd.DataFrame, cash: float) -> dict[str, float]:

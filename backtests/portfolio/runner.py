@@ -109,11 +109,7 @@ def run_portfolio(config: PortfolioConfig, *, universe: dict[str, Any] | None = 
     member = membership_mask(list(used), dates) if config.membership else None
     runs = bts.run_rules(config, used, forecasts, dates, member, workers=workers)
     bench = benchmark_prices(config.run.data, notify=notify)
-    returns = pd.DataFrame({name: r.returns for name, r in runs.items()})
-    returns["benchmark"] = benchmark_returns(bench, dates)
-    returns.index.name = "date"
-    opens = pd.DataFrame({t: used[t].frame["open"].reindex(dates) for t in used})
-    summary = bts.summarise(returns, runs, opens, config.run.broker.cash)
+    returns, summary = bts.compare(runs, benchmark_returns(bench, dates), used, dates, config.run.broker.cash)
     summary.update(tickers=len(used), left_out=len(left), folds=max(f.folds for f in forecasts.values()),
                    forecasts_from_cache=sum(f.cached for f in forecasts.values()))  # fmt: skip
     table = ticker_table(config, forecasts, left, universe)
