@@ -16,6 +16,7 @@ command computes. Nothing here imports Dask until a cluster is needed.
 from __future__ import annotations
 
 import functools
+import gc
 import multiprocessing
 import os
 import signal
@@ -117,9 +118,17 @@ class DaskRunner:
                 self.client.unsubscribe_topic(topic)
 
 
-def _ignore_interrupts() -> None:
-    """In the drawing process: Ctrl-C is the parent's to handle (it stops this process)."""
+def fewer_collections() -> None:
+    """Run the cyclic garbage collector a seventieth as often: importing the plotting stack and drawing
+    a tearsheet make millions of objects, few of them garbage, and the collections that walk them
+    cost a sixth of the time; a short-lived command's memory grows by a few megabytes instead."""
+    gc.set_threshold(50_000, 20, 100)
+
+
+def _start_drawing_process() -> None:
+    """In the drawing process: Ctrl-C is the parent's to handle (it stops this process); fewer collections."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fewer_collections()
 
 
 class _Done:
@@ -165,7 +174,7 @@ class ExecutorSession:
         if self.preload is not None and self.spec.scheduler != "sync" and forks:
             # Forked before the command's heavy imports; the child imports what drawing needs meanwhile.
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_ignore_interrupts)  # fmt: skip
+                                             initializer=_start_drawing_process)  # fmt: skip
             self._pool.submit(self.preload)
         return self
 

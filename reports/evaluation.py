@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import special  # not scipy.stats: a third of the import time, the same functions
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 TABLE_COLUMNS = ("target_date", "forecast", "actual", "naive", "fold")
@@ -133,11 +133,11 @@ def diebold_mariano(
     h = int(horizon)
     hln = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
     statistic = float(d.mean() / math.sqrt(long_run / n) * hln)
-    t = stats.t(df=n - 1)
+    df = n - 1  # Student's t: cdf(x) = stdtr(df, x), sf(x) = stdtr(df, -x), as scipy.stats.t computes them
     p_value = {
-        "two-sided": lambda: 2.0 * t.sf(abs(statistic)),
-        "less": lambda: t.cdf(statistic),
-        "greater": lambda: t.sf(statistic),
+        "two-sided": lambda: 2.0 * special.stdtr(df, -abs(statistic)),
+        "less": lambda: special.stdtr(df, statistic),
+        "greater": lambda: special.stdtr(df, -statistic),
     }[alternative]()
     return DMResult(statistic, float(min(p_value, 1.0)), n, h)
 
@@ -252,7 +252,7 @@ def probabilistic_sharpe_ratio(returns: npt.ArrayLike, benchmark_sharpe: float =
     if not spread > 0:  # only for degenerate two-valued samples
         return math.nan
     z = (sr - benchmark_sharpe) * math.sqrt(len(r) - 1) / math.sqrt(spread)
-    return float(stats.norm.cdf(z))
+    return float(special.ndtr(z))
 
 
 def strategy_psr(strategy_returns: npt.ArrayLike, buy_and_hold_returns: npt.ArrayLike) -> dict[str, float]:

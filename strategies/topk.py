@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import backtrader as bt
 
+from .feeds import FrameData
 from .ranking import TopkRule, needs_trade, target_weights
 
 
-class PortfolioData(bt.feeds.PandasData):
+class PortfolioData(FrameData):
     """PandasData plus the ``score``, ``volatility`` and ``eligible`` lines a portfolio strategy reads.
 
-    The values are those PandasData reads, taken from the frame's columns as arrays once
-    instead of one ``iloc`` per value: a feed per ticker over years of days loads in a blink.
+    Preloaded a column at a time (``FrameData``); loaded bar by bar (paper trading's live days),
+    the values come from the frame's columns as arrays instead of one ``iloc`` per value.
     """
 
     lines = ("score", "volatility", "eligible")

@@ -9,6 +9,8 @@ code 2, never a traceback.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -212,11 +214,13 @@ def _executor(scheduler: str | None, workers: int | None, tls: tuple[Path | None
 
 @app.command("strategies")
 def strategies_command() -> None:
-    """List the registered strategies, one line each."""
+    """List the registered strategies, then the portfolio strategies (run over a universe), one line each."""
     from strategies import registry
 
     for spec in registry.available().values():
         console.say(f"{spec.name:<16} {spec.description}")
+    for name, description in PORTFOLIO_STRATEGIES.items():
+        console.say(f"{name:<16} {description}")
 
 
 @app.command("models")
@@ -260,5 +264,26 @@ def config_show_command(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Once the command is done (every file written and closed, workers stopped) the process ends
+    without tearing the interpreter down: module clean-up would add a third of a second to every
+    command and can hang in TensorFlow's; the output streams and logging are flushed first.
+    """
+    from ..parallel import fewer_collections
+
+    fewer_collections()
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a reader that went away (``bt ... | head``)
+            pass
+    os._exit(code)
