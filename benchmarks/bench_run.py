@@ -8,9 +8,10 @@ from an empty cache of their own; the cached run then changes a strategy option
 (``--threshold 0.001``), so it reads the forecasts from the cache and backtests and
 draws its report anew. ``--seeds 4`` runs its members side by side on a local cluster
 (one worker per core); the default run, a single warm-started member, runs in the process.
-Peak memory is the ``bt`` process's own (not the cluster's worker processes'). Last, each
+Peak memory is the ``bt`` process's own (not the cluster's worker processes'). Then each
 member's training time, from the folds tables: the single member in the process, and one of
-the four on a worker (the figures an estimate for a bigger cluster starts from).
+the four on a worker (the figures an estimate for a bigger cluster starts from). Last, in this
+process, what the LSTM's one-window-at-a-time predictions cost a default run.
 """
 
 from __future__ import annotations
@@ -58,6 +59,33 @@ def _pieces(single: Path, ensemble: Path) -> str:
     return "\n".join(lines)
 
 
+def _prediction_cost(folds: int = 60, days: int = 21) -> str:
+    """What predicting one window at a time costs a default run (``folds`` x ``days`` windows) against one
+    call per fold: the LSTM predicts window by window so that no forecast depends on the later windows
+    of its batch (see forecasting/lstm.py); both timed here on one fitted model, after a warm-up."""
+    import numpy as np
+
+    from backtests.data import load_prices
+    from forecasting import LSTMForecaster
+
+    close = load_prices("AAPL").frame["close"].to_numpy()
+    windows = np.lib.stride_tricks.sliding_window_view(close[:900], 60)
+    model = LSTMForecaster(epochs=1, seed=0).fit(windows[:700], close[60:760])
+    fold = windows[700 : 700 + days]
+    scaled = (np.diff(np.log(fold), axis=1) / model.scale_)[..., None].astype(np.float32)
+    model.predict(fold), model.model_(scaled, training=False)  # traced and warm
+    began = time.perf_counter()
+    for _ in range(5):
+        model.predict(fold)
+    single = (time.perf_counter() - began) / 5
+    began = time.perf_counter()
+    for _ in range(5):
+        model.model_(scaled, training=False)
+    batched = (time.perf_counter() - began) / 5
+    return (f"LSTM predictions, {days} windows a fold: one at a time {single * 1000:.1f} ms, in one call "
+            f"{batched * 1000:.1f} ms; over {folds} folds {single * folds:.2f} s against {batched * folds:.2f} s")
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bt-bench-"))
     env = {**os.environ, "BT_CACHE_DIR": str(work / "cache")}
@@ -80,6 +108,7 @@ def main() -> None:
         print(f"{name:<46} {wall:>8.2f} {cpu:>8.1f} {mem:>9.2f}")
     print(f"--seeds 4 cold / --seeds 1 cold: {results[3][1] / results[1][1]:.2f}x wall")
     print(pieces)
+    print(_prediction_cost())
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average (1, 5, 15 min) before {before}, "
           f"after {_load()}")  # fmt: skip
 

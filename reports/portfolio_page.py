@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .build import Draw
 from .files import atomic_write_text
 from .page import CSS, html_table
 from .portfolio_charts import equity_curves, holdings_heatmap, turnover_chart
@@ -180,13 +181,20 @@ def page(heading: str, subtitle: str, sections: list[tuple[str, str, str]]) -> s
             f"{body}</main></body></html>\n")  # fmt: skip
 
 
-def build_portfolio_report(folder: Path) -> Path:
-    """Read and check ``folder``, then write ``tearsheet.html`` and ``report.html`` atomically."""
+def build_portfolio_report(folder: Path, *, draw: Draw | None = None) -> Path:
+    """Read and check ``folder``, then write ``tearsheet.html`` and ``report.html`` atomically.
+
+    ``draw`` (``draw(fn, *args)``, started elsewhere) draws the tearsheet in another process while
+    this one draws the report's charts; without it both are drawn here.
+    """
     folder = Path(folder)
     run = load_portfolio(folder)
     bench = run.returns["benchmark"].rename(run.meta["benchmark"]["ticker"])
-    atomic_write_text(folder / "tearsheet.html", tearsheet_html(run.returns["strategy"], bench, title(run)))
-    atomic_write_text(folder / "report.html", portfolio_page(run, "tearsheet.html"))
+    args = (run.returns["strategy"], bench, title(run))
+    sheet = draw(tearsheet_html, *args) if draw is not None else None
+    report = portfolio_page(run, "tearsheet.html")
+    atomic_write_text(folder / "tearsheet.html", sheet.result() if sheet is not None else tearsheet_html(*args))
+    atomic_write_text(folder / "report.html", report)
     return folder / "report.html"
 
 

@@ -24,9 +24,7 @@ from functools import reduce
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from arch.bootstrap import SPA, RealityCheck
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
+from scipy import special
 
 from .evaluation import diebold_mariano, sharpe_per_period
 from .metrics import TRADING_DAYS
@@ -49,6 +47,8 @@ def adjust_pvalues(p_values: npt.ArrayLike, method: str) -> np.ndarray:
     adjusted = np.full(p.shape, np.nan)
     tested = ~np.isnan(p)
     if tested.any():
+        from statsmodels.stats.multitest import multipletests  # imported on use: a second of import time
+
         adjusted[tested] = multipletests(p[tested], method=METHODS[method])[1]
     return adjusted
 
@@ -111,7 +111,9 @@ def sign_test(model_rmse: npt.ArrayLike, naive_rmse: npt.ArrayLike) -> SignTest:
     n = np.asarray(naive_rmse, dtype=np.float64).ravel()
     counted = np.isfinite(m) & np.isfinite(n) & (m != n)
     wins, total = int((m[counted] < n[counted]).sum()), int(counted.sum())
-    p = float(stats.binomtest(wins, total, 0.5).pvalue) if total else math.nan
+    from scipy.stats import binomtest  # imported on use: scipy.stats takes most of a second to import
+
+    p = float(binomtest(wins, total, 0.5).pvalue) if total else math.nan
     return SignTest(wins, total, p)
 
 
@@ -234,6 +236,8 @@ def snooping_tests(excess: pd.DataFrame, *, seed: int = SEED, reps: int = REPS,
     t = values.shape[0]
     block = int(block_size or max(1, int(math.sqrt(t))))
     benchmark = np.zeros(t)
+    from arch.bootstrap import SPA, RealityCheck  # imported on use: two seconds of import time
+
     spa = SPA(benchmark, -values, block_size=block, reps=reps, seed=seed)
     spa.compute()
     rc = RealityCheck(benchmark, -values, block_size=block, reps=reps, seed=seed, studentize=False)
@@ -255,7 +259,7 @@ def expected_max_sharpe(n_trials: int, variance: float) -> float:
     if n_trials == 1:
         return 0.0
     gamma = float(np.euler_gamma)
-    z = stats.norm.ppf
+    z = special.ndtri  # the normal quantile, as scipy.stats.norm.ppf computes it
     return float(math.sqrt(variance) * ((1 - gamma) * z(1 - 1 / n_trials) + gamma * z(1 - 1 / (n_trials * math.e))))
 
 
@@ -264,7 +268,7 @@ def psr_from_moments(sharpe: float, benchmark: float, n_obs: int, skew: float, k
     spread = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
     if n_obs < 2 or not spread > 0 or math.isnan(sharpe):
         return math.nan
-    return float(stats.norm.cdf((sharpe - benchmark) * math.sqrt(n_obs - 1) / math.sqrt(spread)))
+    return float(special.ndtr((sharpe - benchmark) * math.sqrt(n_obs - 1) / math.sqrt(spread)))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ commands, so help stays instant.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,10 +104,22 @@ def portfolio_run_command(
     executor = _executor(workers, scheduler)
     _say_universe(chosen)
     began = console.timer()
-    with _TickerBar() as on_ticker:
-        request = PortfolioRequest(resolved, chosen.describe(), out, not no_cache, overwrite, executor)
+    with _drawing(scheduler) as drawing, _TickerBar() as on_ticker:
+        request = PortfolioRequest(resolved, chosen.describe(), out, not no_cache, overwrite, executor,
+                                   rule_workers=1 if scheduler == "sync" else workers or os.cpu_count(),
+                                   draw=drawing.draw)  # fmt: skip
         result, files = run_and_write_portfolio(request, notify=console.notice, on_ticker=on_ticker)
     print_portfolio(result, files.get("report.html"), console.timer() - began)
+
+
+def _drawing(scheduler: str | None) -> Any:
+    """A session whose process draws the tearsheet (forked now, it imports the plotting stack meanwhile);
+    with ``--scheduler sync`` everything stays in this process."""
+    from reports.tearsheet import prepare_drawing_process
+
+    from ..parallel import ExecutorSession
+
+    return ExecutorSession("sync" if scheduler == "sync" else None, preload=prepare_drawing_process)
 
 
 def check_strategy(name: str) -> None:

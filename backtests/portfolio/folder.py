@@ -62,14 +62,16 @@ def write_tables(result: Any, out: Path) -> list[str]:
     return [*tables, "run.json"]
 
 
-def write_portfolio_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
-    """The whole run folder, staged and swapped in; an existing run is replaced only with ``overwrite``."""
+def write_portfolio_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False,
+                        draw: Any = None) -> dict[str, Path]:  # fmt: skip
+    """The whole run folder, staged and swapped in; an existing run is replaced only with ``overwrite``.
+    ``draw``: where the tearsheet is drawn meanwhile (see ``reports.portfolio_page.build_portfolio_report``)."""
     check_writable(out, what="run folder", marker="run.json", overwrite=overwrite)
     with staged(out) as stage:
         names = write_tables(result, stage)
         if report:
             from reports.portfolio_page import build_portfolio_report
 
-            build_portfolio_report(stage)
+            build_portfolio_report(stage, draw=draw)
             names += ["report.html", "tearsheet.html"]
     return {name: out / name for name in names}

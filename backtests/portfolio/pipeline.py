@@ -24,7 +24,8 @@ class PortfolioRequest:
     """A portfolio config, the universe it came from, where to write, the cache and where forecasts run.
 
     ``executor``: None (forecasts in this process), or an ``ExecutorSpec`` (Dask; needs the cache,
-    which carries the workers' forecasts back).
+    which carries the workers' forecasts back). ``rule_workers``: processes that backtest the rule and
+    its comparisons side by side (None: this process). ``draw``: where the tearsheet is drawn.
     """
 
     config: PortfolioConfig
@@ -33,6 +34,8 @@ class PortfolioRequest:
     use_cache: bool = True
     overwrite: bool = False
     executor: Any = None
+    rule_workers: int | None = None
+    draw: Callable[..., Any] | None = None  # draw(fn, *args): the tearsheet drawn elsewhere meanwhile
 
     def folder(self, now: dt.datetime | None = None) -> Path:
         """``--out``, else ``runs/NAME-topk-strategy-YYYYmmdd-HHMMSS``."""
@@ -62,5 +65,6 @@ def run_and_write_portfolio(request: PortfolioRequest, *, notify: Notify | None 
     out = request.folder()
     request.check(out)
     result = run_portfolio(request.config, universe=request.universe, cache=request.cache(notify),
-                           executor=request.executor, notify=notify, on_ticker=on_ticker)  # fmt: skip
-    return result, result.save(out, overwrite=request.overwrite)
+                           executor=request.executor, notify=notify, on_ticker=on_ticker,
+                           workers=request.rule_workers)  # fmt: skip
+    return result, result.save(out, overwrite=request.overwrite, draw=request.draw)

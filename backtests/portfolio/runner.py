@@ -56,11 +56,13 @@ class PortfolioResult:
         """The top-k rule's backtest on the model's forecasts."""
         return self.runs["strategy"]
 
-    def save(self, out: Path | str, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
-        """Write the run folder (tables, run.json, report.html, tearsheet.html), whole or not at all."""
+    def save(self, out: Path | str, *, report: bool = True, overwrite: bool = False, draw: Any = None
+             ) -> dict[str, Path]:  # fmt: skip
+        """Write the run folder (tables, run.json, report.html, tearsheet.html), whole or not at all;
+        ``draw(fn, *args)`` draws the tearsheet elsewhere meanwhile (e.g. ``ExecutorSession.draw``)."""
         from .folder import write_portfolio_run
 
-        return write_portfolio_run(self, Path(out), report=report, overwrite=overwrite)
+        return write_portfolio_run(self, Path(out), report=report, overwrite=overwrite, draw=draw)
 
 
 def load_all(config: PortfolioConfig, notify: Notify | None = None) -> tuple[dict[str, PriceData], dict[str, str]]:
