@@ -1,6 +1,7 @@
 """Wall time and peak memory of ``bt run``: ``bt --help``, the default run cold and cached, and ``--seeds 4`` cold.
 
-Run: ``python -m benchmarks.bench_run`` (from the repo root, project installed).
+Run: ``python -m benchmarks.bench_run`` (from the repo root, project installed); ``--predictions``
+prints only the last line below (the cost of one-window-at-a-time predictions).
 Each command runs in a fresh process, one after the other, so the figures are comparable
 within one run of this script (not across runs: other work on the machine moves them; the
 load average before and after is printed). The default run and ``--seeds 4`` each start
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BT = [sys.executable, "-c", "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"]
@@ -59,31 +61,38 @@ def _pieces(single: Path, ensemble: Path) -> str:
     return "\n".join(lines)
 
 
-def _prediction_cost(folds: int = 60, days: int = 21) -> str:
+def prediction_cost(folds: int = 60, days: int = 21) -> str:
     """What predicting one window at a time costs a default run (``folds`` x ``days`` windows) against one
     call per fold: the LSTM predicts window by window so that no forecast depends on the later windows
-    of its batch (see forecasting/lstm.py); both timed here on one fitted model, after a warm-up."""
+    of its batch (see forecasting/lstm.py). Both through a traced (``tf.function``) forward pass of one
+    fitted model, after a warm-up: ``predict`` for the first, the same model's forward on the fold's
+    21 windows at once for the second."""
     import numpy as np
 
     from backtests.data import load_prices
     from forecasting import LSTMForecaster
+    from forecasting.tf_runtime import tensorflow_module
 
     close = load_prices("AAPL").frame["close"].to_numpy()
     windows = np.lib.stride_tricks.sliding_window_view(close[:900], 60)
     model = LSTMForecaster(epochs=1, seed=0).fit(windows[:700], close[60:760])
     fold = windows[700 : 700 + days]
     scaled = (np.diff(np.log(fold), axis=1) / model.scale_)[..., None].astype(np.float32)
-    model.predict(fold), model.model_(scaled, training=False)  # traced and warm
-    began = time.perf_counter()
-    for _ in range(5):
-        model.predict(fold)
-    single = (time.perf_counter() - began) / 5
-    began = time.perf_counter()
-    for _ in range(5):
-        model.model_(scaled, training=False)
-    batched = (time.perf_counter() - began) / 5
+    forward = tensorflow_module().function(lambda x: model.model_(x, training=False))
+    model.predict(fold), forward(scaled).numpy()  # traced and warm
+    single, batched = _best_of(5, lambda: model.predict(fold)), _best_of(5, lambda: forward(scaled).numpy())
     return (f"LSTM predictions, {days} windows a fold: one at a time {single * 1000:.1f} ms, in one call "
             f"{batched * 1000:.1f} ms; over {folds} folds {single * folds:.2f} s against {batched * folds:.2f} s")
+
+
+def _best_of(repeat: int, fn: Callable[[], object]) -> float:
+    """The fastest of ``repeat`` calls of ``fn``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
 
 
 def main() -> None:
@@ -108,10 +117,13 @@ def main() -> None:
         print(f"{name:<46} {wall:>8.2f} {cpu:>8.1f} {mem:>9.2f}")
     print(f"--seeds 4 cold / --seeds 1 cold: {results[3][1] / results[1][1]:.2f}x wall")
     print(pieces)
-    print(_prediction_cost())
+    print(prediction_cost())
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average (1, 5, 15 min) before {before}, "
           f"after {_load()}")  # fmt: skip
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--predictions"]:  # that line alone
+        print(prediction_cost())
+    else:
+        main()
