@@ -6,6 +6,7 @@ Dask, TensorFlow and the report code are imported inside the commands, so help s
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -122,22 +123,36 @@ def _say_universe(universe: dict[str, Any] | None) -> None:
 
 
 class _JobBar:
-    """A bar over jobs (done, failed, running, elapsed, time left), updated as jobs complete in any order."""
+    """A bar over jobs (done, failed, running, elapsed, time left), updated as jobs complete in any order.
+
+    It also sees that a Ctrl-C stops the sweep: library code can swallow the KeyboardInterrupt (pandas'
+    C parser turns one during a read into a parser error, which fails the job instead), so the signal
+    is remembered and the sweep stops at the next job's completion if it has not stopped already.
+    """
 
     def __enter__(self) -> Any:
+        self.interrupted = False
+        self.previous = signal.signal(signal.SIGINT, self._on_interrupt)
         self.bar = Progress(TextColumn("jobs"), BarColumn(), TextColumn("{task.fields[counts]}"),
                             TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                             console=console.err)  # fmt: skip
         self.task = self.bar.add_task("jobs", total=None, counts="")
         return self.update
 
+    def _on_interrupt(self, signum: int, frame: Any) -> None:
+        self.interrupted = True
+        raise KeyboardInterrupt
+
     def update(self, p: JobProgress) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
         if not self.bar.live.is_started:
             self.bar.start()
         counts = f"{p.done + p.failed}/{p.total} done, {p.failed} failed, {p.running} running"
         self.bar.update(self.task, total=p.total, completed=p.done + p.failed, counts=counts)
 
     def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)
         self.bar.stop()
 
 

@@ -54,7 +54,10 @@ class Sniffed:
 def read_plain_table(path: Path, label: str) -> tuple[pd.DataFrame, int]:
     """Every cell as text, and the file line of the first row (for messages): the canonical layout."""
     with _refusals(label):
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+        # Read and decoded here, not by pandas from the path: a Ctrl-C while pandas' C parser reads a file
+        # can come out as "Calling read(nbytes) on source failed", a bad-file error instead of an interrupt.
+        text = _unpacked(path).decode("utf-8-sig")
+        raw = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
     return _drop_yfinance_header(raw)
 
 
