@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import io
-import logging
-import warnings
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-
-def pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend, quiet."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    logging.getLogger("matplotlib").setLevel(logging.ERROR)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def png(fig: Any) -> str:
-    """A figure as a PNG data URI (the figure is closed)."""
-    plt = pyplot()
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
+from .charts import encode_png as png
+from .charts import pyplot
 
 COLORS = {"strategy": "#d62728", "equal_weight": "#1f77b4", "topk_naive": "#7f7f7f", "topk_ridge": "#2ca02c",
           "momentum": "#9467bd", "benchmark": "#ff7f0e"}  # fmt: skip
