@@ -155,7 +155,8 @@ def provenance(run: Any) -> str:
             f"<h3>Package versions</h3><pre>{html.escape(json.dumps(meta['versions'], indent=2))}</pre>")  # fmt: skip
 
 
-def _page(title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
+def page(title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
+    """A report page: heading, subtitle, a table of contents and the sections (id, name, HTML)."""
     toc = "".join(f'<li><a href="#{sid}">{html.escape(name)}</a></li>' for sid, name, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{html.escape(name)}</h2>{content}</section>'
                    for sid, name, content in sections)  # fmt: skip
@@ -191,7 +192,7 @@ def run_page(run: Any, tearsheet: str | None) -> str:
              f'<iframe title="quantstats tearsheet" src="{tearsheet}"></iframe>') if tearsheet else "<p>None.</p>"
     sections.append(("tearsheet", "Quantstats tearsheet (strategy vs benchmark)", sheet))
     sections.append(("config", "Configuration, data and versions", provenance(run)))
-    return _page(title, subtitle, sections)
+    return page(title, subtitle, sections)
 
 
 def forecast_page(run: Any) -> str:
@@ -199,7 +200,7 @@ def forecast_page(run: Any) -> str:
     title, subtitle = _title(run, f"{model_label(run.meta)} walk-forward")
     verdict = ("verdict", "Verdict", f'<p class="verdict">{html.escape(sentence(forecast_words(run)))}</p>')
     sections = [verdict, *forecast_sections(run), ("config", "Configuration, data and versions", provenance(run))]
-    return _page(title, subtitle, sections)
+    return page(title, subtitle, sections)
 
 
 def paper_page(run: Any, tearsheet: str) -> str:
@@ -216,4 +217,4 @@ def paper_page(run: Any, tearsheet: str) -> str:
                  f'<div class="scroll">{html_table(trades, index=False)}</div>'),
                 ("tearsheet", "Quantstats tearsheet (paper account vs benchmark)", sheet),
                 ("config", "Configuration, data and versions", provenance(run))]  # fmt: skip
-    return _page(title, subtitle, sections)
+    return page(title, subtitle, sections)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .saved import SavedRunError
+from .saved import SavedRunError, read_run_json
 
 KIND = "bt-lstm portfolio run"
 FORMAT = 1
@@ -72,18 +72,7 @@ def _table(folder: Path, name: str) -> pd.DataFrame:
 def load_portfolio(folder: Path) -> SavedPortfolio:
     """Read and check a portfolio run folder."""
     folder = Path(folder)
-    path = folder / "run.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SavedRunError(f"{path}: missing; {folder} is not a complete run folder.") from None
-    except (ValueError, UnicodeDecodeError):
-        raise SavedRunError(f"{path}: not valid JSON (truncated or damaged); rerun `bt run topk-strategy`.") from None
-    if not isinstance(meta, dict) or meta.get("kind") != KIND:
-        raise SavedRunError(f"{path}: not a bt-lstm portfolio run file.")
-    if meta.get("format") != FORMAT:
-        raise SavedRunError(f"{path}: written by another version (format {meta.get('format')}, this version reads "
-                            f"{FORMAT}); rerun `bt run topk-strategy`.")  # fmt: skip
+    meta = read_run_json(folder, kind=KIND, version=FORMAT, what="bt-lstm portfolio run", rerun="bt run topk-strategy")
     tables = {name.removesuffix(".csv"): _table(folder, name) for name in _TABLES}
     if len(tables["weights"]) != len(tables["returns"]):
         raise SavedRunError(f"{folder / 'weights.csv'}: {len(tables['weights'])} rows but returns.csv has "

@@ -68,23 +68,30 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame:
     return frame
 
 
+def read_run_json(folder: Path, *, kind: str, version: int, what: str, rerun: str) -> dict[str, Any]:
+    """``folder/run.json``, checked: there, valid JSON, of ``kind`` and of format ``version``; else a one-line
+    SavedRunError naming the file (``what`` names the kind of file, ``rerun`` the command that rewrites it)."""
+    path = folder / "run.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SavedRunError(f"{path}: missing; {folder} is not a complete run folder.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise SavedRunError(f"{path}: not valid JSON (truncated or damaged); rerun `{rerun}`.") from None
+    if not isinstance(meta, dict) or meta.get("kind") != kind:
+        raise SavedRunError(f"{path}: not a {what} file.")
+    if meta.get("format") != version:
+        raise SavedRunError(f"{path}: written by another version (format {meta.get('format')}, "
+                            f"this version reads {version}); rerun `{rerun}`.")  # fmt: skip
+    return meta
+
+
 def load_run(folder: Path) -> SavedRun:
     """Read and check a run folder written by ``write_tables``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SavedRunError(f"{folder}: no such run folder.")
-    meta_path = folder / "run.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SavedRunError(f"{meta_path}: missing; {folder} is not a complete run folder.") from None
-    except (ValueError, UnicodeDecodeError):
-        raise SavedRunError(f"{meta_path}: not valid JSON (truncated or damaged); rerun `bt run`.") from None
-    if not isinstance(meta, dict) or meta.get("kind") != KIND:
-        raise SavedRunError(f"{meta_path}: not a bt-lstm run file.")
-    if meta.get("format") != FORMAT:
-        raise SavedRunError(f"{meta_path}: written by another version (format {meta.get('format')}, "
-                        f"this version reads {FORMAT}); rerun `bt run`.")  # fmt: skip
+    meta = read_run_json(folder, kind=KIND, version=FORMAT, what="bt-lstm run", rerun="bt run")
     returns = _read_table(folder, "returns.csv").set_index("date")
     trades = _read_table(folder, "trades.csv")
     has_forecasts = "forecast_rmse" in meta.get("summary", {})

@@ -28,6 +28,9 @@ class PortfolioData(FrameData):
 
     def start(self) -> None:
         super().start()
+        self._columns: list | None = None  # taken on the first bar-by-bar load (a preload never needs them)
+
+    def _take_columns(self) -> None:
         frame = self.p.dataname
         self._columns = [(getattr(self.lines, name), frame.iloc[:, index].to_numpy())
                          for name, index in self._colmapping.items()
@@ -42,6 +45,8 @@ class PortfolioData(FrameData):
         """Nothing to clear: see ``_tick_fill``."""
 
     def _load(self) -> bool:
+        if self._columns is None:
+            self._take_columns()
         self._idx += 1
         if self._idx >= len(self._stamps):
             return False

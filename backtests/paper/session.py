@@ -120,20 +120,35 @@ def replay(name: str, *, start: dt.date | None = None, end: dt.date | None = Non
     continues from the day after its last step.
     """
     with _Session(name, Path(folder or paper_dir()), notify) as session:
-        index, stamp = session.frame.index, (lambda d: None if d is None else pd.Timestamp(d))
-        if session.last is None:
-            if start is None:
-                raise ConfigError("--start is needed for the first replay of an experiment (its first trading day)")
-            try:
-                first, last = resolve_period(index, session.config.forecast.splitter(), stamp(start), stamp(end))
-            except ValueError as exc:
-                raise DataError(f"{session.prices.ticker} ({session.prices.source}): {exc}") from None
-            return session.run(range(first - 1, last + 1), on_day)
-        last = len(index) - 1 if end is None else int(index.searchsorted(stamp(end), side="right")) - 1
-        if start is not None and int(index.searchsorted(stamp(start))) - 1 > session.last_position:
-            raise ConfigError(f"{name} was stepped through {session.last.date:%Y-%m-%d}; a replay continues from "
-                              f"the next day, so --start {start} would leave a gap (drop --start)")  # fmt: skip
-        return session.run(range(session.last_position + 1, last + 1), on_day)
+        last = None if session.last is None else (session.last_position, f"{session.last.date:%Y-%m-%d}")
+        where = f"{session.prices.ticker} ({session.prices.source})"
+        positions = replay_positions(session.frame.index, session.config.forecast.splitter(), start, end,
+                                     last=last, name=name, where=where)  # fmt: skip
+        return session.run(positions, on_day)
+
+
+def replay_positions(days: pd.DatetimeIndex, splitter: Any, start: dt.date | None, end: dt.date | None, *,
+                     last: tuple[int, str] | None, name: str, where: str) -> range:  # fmt: skip
+    """The positions in ``days`` a replay steps: a new experiment (``last`` None) from the day before ``start``
+    (it only decides there) through ``end``, as ``bt run --start --end``; a started one, whose last step is
+    ``last`` (position, date), from the day after it. One-line errors name ``where`` the days came from."""
+    if last is None:
+        if start is None:
+            raise ConfigError("--start is needed for the first replay of an experiment (its first trading day)")
+        try:
+            first, final = resolve_period(days, splitter, _day(start), _day(end))
+        except ValueError as exc:
+            raise DataError(f"{where}: {exc}") from None
+        return range(first - 1, final + 1)
+    final = len(days) - 1 if end is None else int(days.searchsorted(_day(end), side="right")) - 1
+    if start is not None and int(days.searchsorted(_day(start))) - 1 > last[0]:
+        raise ConfigError(f"{name} was stepped through {last[1]}; a replay continues from the next day, "
+                          f"so --start {start} would leave a gap (drop --start)")  # fmt: skip
+    return range(last[0] + 1, final + 1)
+
+
+def _day(date: dt.date | None) -> pd.Timestamp | None:
+    return None if date is None else pd.Timestamp(date)
 
 
 class _Session:

@@ -26,13 +26,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from forecasting import Forecaster, fit_fold, predict_members, resolve_period
+from forecasting import Forecaster, fit_fold, predict_members
 
 from ..data import PriceData, membership_mask
 from ..errors import ConfigError, DataError
 from ..outfolder import check_writable
 from ..paper.ledger import ExperimentError, Ledger, experiment_lock, paper_dir
 from ..paper.models import load_model_file, write_model_file
+from ..paper.session import replay_positions
 from .config import PortfolioConfig, is_portfolio
 from .panel import calendar, ticker_frame
 from .paperday import PortfolioDay, trade_portfolio_day
@@ -99,20 +100,10 @@ def replay_portfolio(name: str, *, start: dt.date | None = None, end: dt.date | 
                      on_day: OnDay | None = None) -> PortfolioAdvance:  # fmt: skip
     """Step ``name`` through history from ``start`` to ``end``, as ``bt run topk-strategy --start --end``."""
     with PortfolioSession(name, Path(folder or paper_dir()), notify) as session:
-        days, stamp = session.days, (lambda d: None if d is None else pd.Timestamp(d))
-        if session.last is None:
-            if start is None:
-                raise ConfigError("--start is needed for the first replay of an experiment (its first trading day)")
-            try:
-                first, last = resolve_period(days, session.config.run.forecast.splitter(), stamp(start), stamp(end))
-            except ValueError as exc:
-                raise DataError(f"the portfolio's days: {exc}") from None
-            return session.run(range(first - 1, last + 1), on_day)
-        last = len(days) - 1 if end is None else int(days.searchsorted(stamp(end), side="right")) - 1
-        if start is not None and int(days.searchsorted(stamp(start))) - 1 > session.last_position:
-            raise ConfigError(f"{name} was stepped through {session.last['date']}; a replay continues from the next "
-                              f"day, so --start {start} would leave a gap (drop --start)")  # fmt: skip
-        return session.run(range(session.last_position + 1, last + 1), on_day)
+        last = None if session.last is None else (session.last_position, session.last["date"])
+        positions = replay_positions(session.days, session.config.run.forecast.splitter(), start, end, last=last,
+                                     name=name, where="the portfolio's days")  # fmt: skip
+        return session.run(positions, on_day)
 
 
 class PortfolioSession:
