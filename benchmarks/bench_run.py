@@ -1,7 +1,8 @@
 """Wall time and peak memory of ``bt run``: ``bt --help``, the default run cold and cached, and ``--seeds 4`` cold.
 
 Run: ``python -m benchmarks.bench_run`` (from the repo root, project installed); ``--predictions``
-prints only the last line below (the cost of one-window-at-a-time predictions).
+prints only the last line below (what the LSTM's predictions cost); ``--against REV [REPEAT]`` times
+only the default run, cold, side by side with commit REV's (see ``against``).
 Each command runs in a fresh process, one after the other, so the figures are comparable
 within one run of this script (not across runs: other work on the machine moves them; the
 load average before and after is printed). The default run and ``--seeds 4`` each start
@@ -30,11 +31,11 @@ BT = [sys.executable, "-c", "import sys; from backtests.cli import main; sys.arg
 RUN = ["run", "lstm-strategy", "AAPL"]
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+def timed(args: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (this child and the processes it waited for) and peak resident memory (GiB)."""
     with tempfile.TemporaryFile("w+") as err:
         began = time.perf_counter()
-        child = subprocess.Popen(BT + args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        child = subprocess.Popen(BT + args, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - began
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -62,27 +63,53 @@ def _pieces(single: Path, ensemble: Path) -> str:
 
 
 def prediction_cost(folds: int = 60, days: int = 21) -> str:
-    """What predicting one window at a time costs a default run (``folds`` x ``days`` windows) against one
-    call per fold: the LSTM predicts window by window so that no forecast depends on the later windows
-    of its batch (see forecasting/lstm.py). Both through a traced (``tf.function``) forward pass of one
-    fitted model, after a warm-up: ``predict`` for the first, the same model's forward on the fold's
-    21 windows at once for the second."""
+    """What a default run's LSTM predictions cost (``folds`` x ``days`` windows): ``predict`` as it is (each
+    fold's windows in forward passes of one fixed shape, see forecasting/lstm.py) against one window a pass
+    (how it predicted before: a forecast must not depend on the windows predicted with it). Both through
+    the model's traced (``tf.function``) forward pass, after a warm-up; the best of five."""
     import numpy as np
 
     from backtests.data import load_prices
     from forecasting import LSTMForecaster
-    from forecasting.tf_runtime import tensorflow_module
 
     close = load_prices("AAPL").frame["close"].to_numpy()
     windows = np.lib.stride_tricks.sliding_window_view(close[:900], 60)
     model = LSTMForecaster(epochs=1, seed=0).fit(windows[:700], close[60:760])
     fold = windows[700 : 700 + days]
     scaled = (np.diff(np.log(fold), axis=1) / model.scale_)[..., None].astype(np.float32)
-    forward = tensorflow_module().function(lambda x: model.model_(x, training=False))
-    model.predict(fold), forward(scaled).numpy()  # traced and warm
-    single, batched = _best_of(5, lambda: model.predict(fold)), _best_of(5, lambda: forward(scaled).numpy())
-    return (f"LSTM predictions, {days} windows a fold: one at a time {single * 1000:.1f} ms, in one call "
-            f"{batched * 1000:.1f} ms; over {folds} folds {single * folds:.2f} s against {batched * folds:.2f} s")
+
+    def one_by_one() -> list[object]:
+        return [model._forward(scaled[i : i + 1]).numpy() for i in range(days)]
+
+    model.predict(fold), one_by_one()  # traced and warm
+    fixed, single = _best_of(5, lambda: model.predict(fold)), _best_of(5, one_by_one)
+    return (f"LSTM predictions, {days} windows a fold: fixed-shape passes {fixed * 1000:.1f} ms, one window a "
+            f"pass {single * 1000:.1f} ms; over {folds} folds {fixed * folds:.2f} s against {single * folds:.2f} s")
+
+
+def against(rev: str, repeat: int = 2) -> str:
+    """The default run, cold, of this tree and of commit ``rev`` side by side: a git worktree of ``rev``
+    (its own packages imported first, from its folder), the two alternating ``repeat`` times, each run
+    with an empty cache of its own. The median of each and their ratio."""
+    import statistics
+
+    root = Path(__file__).resolve().parents[1]
+    work = Path(tempfile.mkdtemp(prefix="bt-bench-against-"))
+    tree = work / "tree"
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
+    walls: dict[str, list[float]] = {"this tree": [], rev: []}
+    try:
+        for turn in range(repeat):
+            for label, cwd in (("this tree", root), (rev, tree)):
+                env = {**os.environ, "BT_CACHE_DIR": str(work / f"cache-{turn}-{len(walls[label])}-{cwd.name}")}
+                walls[label].append(timed([*RUN, "--out", str(work / f"out-{turn}-{cwd.name}")], env, cwd)[0])
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+    this, other = (statistics.median(walls[k]) for k in walls)
+    runs = "; ".join(f"{k}: " + ", ".join(f"{w:.1f}" for w in v) for k, v in walls.items())
+    return (f"bt run lstm-strategy AAPL, cold, median of {repeat}: this tree {this:.1f} s, {rev} {other:.1f} s, "
+            f"ratio {this / other:.2f} ({runs} s)")
 
 
 def _best_of(repeat: int, fn: Callable[[], object]) -> float:
@@ -125,5 +152,9 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--predictions"]:  # that line alone
         print(prediction_cost())
+    elif sys.argv[1:2] == ["--against"]:  # python -m benchmarks.bench_run --against REV [REPEAT]
+        before = _load()
+        print(against(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 2))
+        print(f"load average (1, 5, 15 min) before {before}, after {_load()}")
     else:
         main()

@@ -43,6 +43,9 @@ from .base import Forecaster
 from .tf_runtime import keras_module, tensorflow_module
 
 
+PREDICT_ROWS = 32  # the rows of every prediction pass (see ``LSTMForecaster._predict``)
+
+
 @contextlib.contextmanager
 def _own_initial_draws(seed: int) -> Iterator[None]:
     """Keras draws each layer's initializer seed from Python's process-wide ``random``.
@@ -223,10 +226,21 @@ class LSTMForecaster(Forecaster):
         return float(np.mean((self._forward(x_val).numpy() - y_val) ** 2))
 
     def _predict(self, windows: np.ndarray) -> np.ndarray:
-        """One window at a time: a batched forward pass rounds each row differently with the batch's
-        size, so a forecast would depend, in its last bits, on which later windows shared its batch."""
+        """Every forward pass has the same shape, ``PREDICT_ROWS`` rows (the last block padded with zeros).
+
+        A forward pass rounds by its shape (one row takes another kernel than many), so windows
+        predicted in batches of their fold's size, or one by one in paper trading, would differ in
+        their last bits; at one fixed shape a window's forecast is the same whichever windows share
+        its pass and wherever it sits in it (``tests/test_lstm.py`` checks that).
+        """
         x = self._scaled(windows)
-        out = np.array([self._forward(x[i : i + 1]).numpy()[0] for i in range(len(x))], dtype=np.float64)
+        blocks = []
+        for start in range(0, len(x), PREDICT_ROWS):
+            block = x[start : start + PREDICT_ROWS]
+            padded = np.zeros((PREDICT_ROWS, *x.shape[1:]), dtype=x.dtype)
+            padded[: len(block)] = block
+            blocks.append(self._forward(padded).numpy()[: len(block)])
+        out = np.concatenate(blocks).astype(np.float64) if blocks else np.zeros(0)
         return windows[:, -1] * np.exp(out * self.scale_)
 
     def fit_info(self) -> dict[str, float]:

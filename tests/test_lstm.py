@@ -1,10 +1,13 @@
-"""The LSTM's own training loop: exact epoch counts, early stopping, and order that depends on the seed only."""
+"""The LSTM's own training loop (exact epoch counts, early stopping, order that depends on the seed only) and
+its predictions, the same bits whichever windows share a forward pass."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from forecasting import LSTMForecaster
 from forecasting.windows import windows_ending_at
@@ -74,3 +77,24 @@ def test_training_order_ignores_tensorflows_global_random_state(arrays) -> None:
     assert plain.fit(x, y).predict(later).tobytes() == disturbed.fit(x, y).predict(later).tobytes()
     other_seed = LSTMForecaster(**settings, seed=4).fit(x, y).fit(x, y).predict(later)
     assert not np.array_equal(plain.predict(later), other_seed)
+
+
+@pytest.fixture(scope="module")
+def fitted(aapl: pd.DataFrame) -> tuple[LSTMForecaster, np.ndarray]:
+    """The default-sized network (shapes decide the kernels), briefly fit, and 80 real windows to predict."""
+    close = aapl["close"].loc["2018-01-01":].to_numpy(dtype=np.float64)
+    x = windows_ending_at(close, np.arange(29, 329), 30)
+    model = LSTMForecaster(epochs=1, early_stopping=False).fit(x, close[np.arange(30, 330)])
+    return model, windows_ending_at(close, np.arange(329, 409), 30)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(start=st.integers(0, 79), size=st.integers(1, 80))
+def test_a_forecast_does_not_depend_on_the_windows_predicted_with_it(fitted, start, size) -> None:
+    """A fold's windows in one call, a shorter fold's (data cut at a fold boundary) or a paper day's single
+    window: each window's forecast is the same bits, so paper trading and look-ahead checks agree exactly."""
+    model, later = fitted
+    every = model.predict(later)
+    part = later[start : start + size]
+    assert model.predict(part).tobytes() == every[start : start + size].tobytes()
+    assert model.predict(part[-1:]).tobytes() == every[start + len(part) - 1 : start + len(part)].tobytes()
