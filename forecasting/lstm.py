@@ -42,7 +42,6 @@ import numpy as np
 from .base import Forecaster
 from .tf_runtime import keras_module, tensorflow_module
 
-
 PREDICT_ROWS = 32  # the rows of every prediction pass (see ``LSTMForecaster._predict``)
 
 
