@@ -58,11 +58,40 @@ class _ImportedOnUse(types.ModuleType):
         return getattr(importlib.import_module(self.__name__), attr)
 
 
+class _UnchangedDoc:
+    """Stands in for scipy's docstring parser in ``xp_capabilities``: the function keeps its own docstring."""
+
+    def __init__(self, function: Any, *args: Any, **kwargs: Any) -> None:
+        self.text = getattr(function, "__doc__", None) or ""
+
+    def __getitem__(self, section: str) -> list[str]:
+        return []  # the section the note would be added to; the note is dropped
+
+    def __str__(self) -> str:
+        return "\n" + self.text  # the decorator drops the first line (the signature it expects there)
+
+
+def _docstrings_left_alone() -> None:
+    """As scipy (1.17) imports, its ``xp_capabilities`` decorator parses and rewrites the docstrings of
+    some 500 functions to add a note on array-API support: half of importing ``scipy.stats``, which
+    quantstats and seaborn need. A process that only draws never reads them, so there they stay as written."""
+    if "scipy.stats" in sys.modules:
+        return
+    try:
+        capabilities = importlib.import_module("scipy._lib._array_api")
+    except ImportError:  # another scipy layout: imported as it is
+        return
+    if hasattr(capabilities, "FunctionDoc"):
+        capabilities.FunctionDoc = _UnchangedDoc
+
+
 def prepare_drawing_process() -> None:
     """``preload`` for a process that only draws: quantstats imports yfinance only to download, which
-    a tearsheet never does, so there yfinance is imported on first use (a sixth of the import time)."""
+    a tearsheet never does, so there yfinance is imported on first use (a sixth of the import time);
+    scipy's functions keep their docstrings as written (``_docstrings_left_alone``)."""
     if "yfinance" not in sys.modules:
         sys.modules["yfinance"] = _ImportedOnUse("yfinance")
+    _docstrings_left_alone()
     preload()
 
 

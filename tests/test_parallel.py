@@ -233,3 +233,29 @@ def test_tearsheet_draws_each_figure_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert counts["print_figure"] == figures > 10  # every figure saved once, into the page
     # Drawn once each (seaborn draws one of them once more while building it); quantstats alone: 3 times each.
     assert counts["draw"] <= figures + 1
+
+
+_DRAW = """
+import hashlib, sys
+from backtests.data import load_prices
+from reports import tearsheet
+if sys.argv[1] == "drawing-process":
+    tearsheet.prepare_drawing_process()
+returns = load_prices("AAPL").frame["close"].pct_change().iloc[-300:].rename("strategy")
+bench = load_prices("SPY").frame["close"].pct_change().reindex(returns.index).rename("SPY")
+page = tearsheet.tearsheet_html(returns, bench, "AAPL test")
+import scipy.stats
+print(hashlib.sha256(page.encode()).hexdigest(), "Array API Standard Support" in scipy.stats.linregress.__doc__)
+"""
+
+
+def test_the_drawing_process_draws_the_same_tearsheet_with_its_shortcuts() -> None:
+    """The drawing process skips yfinance's import and scipy's docstring rewriting: the page is the same
+    bytes as one drawn in a plain process, and the shortcut did apply (scipy's note is missing there)."""
+    got = {}
+    for mode in ("plain", "drawing-process"):
+        done = subprocess.run([sys.executable, "-c", _DRAW, mode], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        got[mode] = done.stdout.split()
+    assert got["plain"][0] == got["drawing-process"][0]
+    assert got["plain"][1] == "True" and got["drawing-process"][1] == "False"
