@@ -8,18 +8,16 @@ than the job's pieces (``--workers N`` caps it; fewer than two means this proces
 ``--scheduler local`` is a cluster of ``--workers`` (default: one per core) for any job of
 two pieces or more; ``--scheduler tcp://HOST:PORT`` a running cluster. Workers run one
 thread each and import TensorFlow once, when they start (``backtests.dask_setup``). Report
-pages are drawn in another process (``draw``): on the cluster when it is up, else in one
-process forked when the session opens, which imports matplotlib and quantstats while the
-command computes. Nothing here imports Dask until a cluster is needed.
+pages are drawn in another process (``draw``): on the cluster when it is up, else in the
+drawing process (``backtests.drawing``: forked when ``bt`` starts, or when the session opens),
+which imports matplotlib and quantstats while the command computes. Nothing here imports Dask
+until a cluster is needed.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
-import multiprocessing
 import os
-import signal
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +28,7 @@ from typing import Any, Protocol
 
 from forecasting.parallel import InProcess, Report, Task, TaskRunner
 
+from . import drawing
 from .errors import ConfigError
 
 RETRIES = 2
@@ -118,19 +117,6 @@ class DaskRunner:
                 self.client.unsubscribe_topic(topic)
 
 
-def fewer_collections() -> None:
-    """Run the cyclic garbage collector a seventieth as often: importing the plotting stack and drawing
-    a tearsheet make millions of objects, few of them garbage, and the collections that walk them
-    cost a sixth of the time; a short-lived command's memory grows by a few megabytes instead."""
-    gc.set_threshold(50_000, 20, 100)
-
-
-def _start_drawing_process() -> None:
-    """In the drawing process: Ctrl-C is the parent's to handle (it stops this process); fewer collections."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fewer_collections()
-
-
 class _Done:
     """A result computed in this process."""
 
@@ -170,12 +156,9 @@ class ExecutorSession:
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> ExecutorSession:
-        forks = "fork" in multiprocessing.get_all_start_methods()
-        if self.preload is not None and self.spec.scheduler != "sync" and forks:
-            # Forked before the command's heavy imports; the child imports what drawing needs meanwhile.
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_start_drawing_process)  # fmt: skip
-            self._pool.submit(self.preload)
+        if self.preload is not None and self.spec.scheduler != "sync" and drawing.can_fork():
+            # The process ``bt`` forked first thing, or one forked now, before the command's heavy imports.
+            self._pool = drawing.take_early() or drawing.start(self.preload)
         return self
 
     def __exit__(self, *exc: object) -> None:

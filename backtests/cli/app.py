@@ -270,7 +270,7 @@ def main() -> None:
     without tearing the interpreter down: module clean-up would add a third of a second to every
     command and can hang in TensorFlow's; the output streams and logging are flushed first.
     """
-    from ..parallel import fewer_collections
+    from ..drawing import fewer_collections, stop_early
 
     fewer_collections()
     try:
@@ -280,6 +280,8 @@ def main() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        stop_early()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -1,0 +1,75 @@
+"""The drawing process: forked first thing for the commands that draw in one, adopted by their session,
+and never outliving the command (even one that ends without shutting it down)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from backtests import drawing
+from backtests.parallel import ExecutorSession
+from reports.tearsheet import prepare_drawing_process
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "lstm-strategy", "AAPL"], True),
+        (["run", "topk-strategy", "--universe", "dow30"], True),
+        (["report", "runs/x"], True),
+        (["run", "lstm-strategy", "AAPL", "--scheduler", "tcp://127.0.0.1:8786"], True),
+        (["run", "lstm-strategy", "AAPL", "--scheduler", "sync"], False),
+        (["run", "--scheduler=sync", "lstm-strategy"], False),
+        (["run", "--help"], False),
+        (["report", "-h"], False),
+        (["walk-forward", "AAPL"], False),
+        (["sweep", "--tickers", "AAPL"], False),
+        ([], False),
+    ],
+)
+def test_which_commands_fork_a_drawing_process_first(args: list[str], expected: bool) -> None:
+    assert drawing.draws(args) is expected
+
+
+def test_the_session_adopts_the_process_forked_first() -> None:
+    drawing.start_early(["run", "lstm-strategy", "AAPL"])
+    try:
+        with ExecutorSession(preload=prepare_drawing_process) as session:
+            assert drawing.take_early() is None  # the session took it
+            assert session.draw(os.getpid).result() != os.getpid()
+    finally:
+        drawing.stop_early()
+    drawing.start_early(["run", "lstm-strategy", "AAPL", "--scheduler", "sync"])
+    assert drawing.take_early() is None  # nothing forked for a command that draws here
+
+
+_ORPHAN = """
+import os
+from backtests import drawing
+pool = drawing.start(int)  # a trivial preload
+print(pool.submit(os.getpid).result(), flush=True)
+os._exit(0)  # ends without shutting the pool down, as a killed command would
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")  # a zombie waiting for init to reap it has ended
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_the_drawing_process_ends_with_the_command() -> None:
+    done = subprocess.run([sys.executable, "-c", _ORPHAN], capture_output=True, text=True, timeout=60, check=True)
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
