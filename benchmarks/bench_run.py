@@ -8,7 +8,7 @@ within one run of this script (not across runs: other work on the machine moves 
 load average before and after is printed). The default run and ``--seeds 4`` each start
 from an empty cache of their own; the cached run then changes a strategy option
 (``--threshold 0.001``), so it reads the forecasts from the cache and backtests and
-draws its report anew: it runs ``CACHED_RUNS`` times, and its row is the median (all are printed).
+draws its report anew. It and ``bt --help`` run ``SHORT_RUNS`` times; their rows are the medians.
 ``--seeds 4`` runs its members side by side on a local cluster
 (one worker per core); the default run, a single warm-started member, runs in the process.
 Peak memory is the ``bt`` process's own (not the cluster's worker processes'). Then each
@@ -123,12 +123,12 @@ def _best_of(repeat: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-CACHED_RUNS = 5  # the cached run is short and noisy: its row is the median of this many
+SHORT_RUNS = 5  # ``bt --help`` and the cached run are short and noisy: their rows are the median of this many
 
 
 def _median_run(args: list[str], env: dict[str, str], runs: int) -> tuple[float, float, float, list[float]]:
-    """``timed`` ``runs`` times (the same output folder, replaced): the median wall, its CPU and memory, all walls."""
-    results = sorted(timed([*args, "--overwrite"], env) for _ in range(runs))
+    """``timed`` ``runs`` times: the median wall, with its CPU and memory, and all the walls."""
+    results = sorted(timed(args, env) for _ in range(runs))
     wall, cpu, mem = results[len(results) // 2]
     return wall, cpu, mem, [r[0] for r in results]
 
@@ -137,13 +137,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bt-bench-"))
     env = {**os.environ, "BT_CACHE_DIR": str(work / "cache")}
     seeds_env = {**os.environ, "BT_CACHE_DIR": str(work / "cache-seeds")}
-    cached = f"... --threshold 0.001 (cache hit, median of {CACHED_RUNS})"
+    cached = [*RUN, "--threshold", "0.001", "--out", str(work / "warm"), "--overwrite"]
     before = _load()
     try:
-        results = [("bt --help", *timed(["--help"], env)),
+        *help_row, _ = _median_run(["--help"], env, SHORT_RUNS)
+        results = [(f"bt --help (median of {SHORT_RUNS})", *help_row),
                    ("bt run lstm-strategy AAPL (cold, no cache)", *timed([*RUN, "--out", str(work / "cold")], env))]
-        *row, walls = _median_run([*RUN, "--threshold", "0.001", "--out", str(work / "warm")], env, CACHED_RUNS)
-        results.append((cached, *row))
+        *row, walls = _median_run(cached, env, SHORT_RUNS)
+        results.append((f"... --threshold 0.001 (cache hit, median of {SHORT_RUNS})", *row))
         results.append(("bt run lstm-strategy AAPL --seeds 4 (cold)",
                         *timed([*RUN, "--seeds", "4", "--out", str(work / "seeds")], seeds_env)))
         pieces = _pieces(work / "cold" / "folds.csv", work / "seeds" / "folds.csv")
