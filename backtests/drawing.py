@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # multiprocessing is imported when a process is forked: ``bt --help`` does without
     from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.process import BaseProcess
 
 DRAWING_COMMANDS = ("run", "report")  # the ``bt`` commands that draw in a drawing process
-_early: list[ProcessPoolExecutor] = []
+_early: list[tuple[ProcessPoolExecutor, list[BaseProcess]]] = []  # the pool, its process
 
 
 def fewer_collections() -> None:
@@ -45,12 +46,14 @@ def _end_with(parent: int) -> None:
     os._exit(0)
 
 
-def _started() -> None:
+def _started(parent: int) -> None:
     """In the drawing process: Ctrl-C is the parent's to handle (it stops this process); fewer collections;
     and it ends when the command's process does, even one killed, rather than wait for work forever."""
+    if os.getppid() != parent:  # the command ended before this process began
+        os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fewer_collections()
-    threading.Thread(target=_end_with, args=(os.getppid(),), name="bt-drawing-parent", daemon=True).start()
+    threading.Thread(target=_end_with, args=(parent,), name="bt-drawing-parent", daemon=True).start()
 
 
 def start(preload: Callable[[], None]) -> ProcessPoolExecutor:
@@ -58,7 +61,8 @@ def start(preload: Callable[[], None]) -> ProcessPoolExecutor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_started)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_started,
+                               initargs=(os.getpid(),))  # fmt: skip
     pool.submit(preload)
     return pool
 
@@ -67,6 +71,9 @@ def _prepare() -> None:
     from reports.tearsheet import prepare_drawing_process
 
     prepare_drawing_process()
+
+
+EARLY_PRELOAD = "reports.tearsheet.prepare_drawing_process"  # what the process forked first imports
 
 
 def draws(args: Sequence[str]) -> bool:
@@ -85,15 +92,25 @@ def start_early(args: Sequence[str]) -> None:
     """Fork the drawing process now if ``bt ARGS`` will draw in one: before ``bt`` imports anything else,
     so its imports and the command's run side by side from the first moment."""
     if draws(args) and can_fork():
-        _early.append(start(_prepare))
+        import multiprocessing
+
+        before = set(multiprocessing.active_children())
+        pool = start(_prepare)
+        _early.append((pool, [p for p in multiprocessing.active_children() if p not in before]))
 
 
-def take_early() -> ProcessPoolExecutor | None:
-    """The drawing process ``start_early`` forked, handed over once (then it is the taker's to shut down)."""
-    return _early.pop() if _early else None
+def take_early(preload: Callable[[], None]) -> ProcessPoolExecutor | None:
+    """The drawing process ``start_early`` forked, if it preloads what ``preload`` does; handed over once
+    (then it is the taker's to shut down)."""
+    if not _early or f"{preload.__module__}.{preload.__qualname__}" != EARLY_PRELOAD:
+        return None
+    return _early.pop()[0]
 
 
 def stop_early() -> None:
-    """Let go of a drawing process that nothing took (the command failed first, or drew elsewhere)."""
+    """Stop a drawing process that nothing took (the command failed first, or drew elsewhere) at once."""
     while _early:
-        _early.pop().shutdown(wait=False, cancel_futures=True)
+        pool, processes = _early.pop()
+        for process in processes:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)

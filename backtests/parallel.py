@@ -158,7 +158,7 @@ class ExecutorSession:
     def __enter__(self) -> ExecutorSession:
         if self.preload is not None and self.spec.scheduler != "sync" and drawing.can_fork():
             # The process ``bt`` forked first thing, or one forked now, before the command's heavy imports.
-            self._pool = drawing.take_early() or drawing.start(self.preload)
+            self._pool = drawing.take_early(self.preload) or drawing.start(self.preload)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -72,15 +72,17 @@ def prediction_cost(folds: int = 60, days: int = 21) -> str:
 
     from backtests.data import load_prices
     from forecasting import LSTMForecaster
+    from forecasting.tf_runtime import tensorflow_module
 
     close = load_prices("AAPL").frame["close"].to_numpy()
     windows = np.lib.stride_tricks.sliding_window_view(close[:900], 60)
     model = LSTMForecaster(epochs=1, seed=0).fit(windows[:700], close[60:760])
     fold = windows[700 : 700 + days]
-    scaled = (np.diff(np.log(fold), axis=1) / model.scale_)[..., None].astype(np.float32)
+    scaled = (np.diff(np.log(fold), axis=1) / model.scale_)[..., None].astype(np.float32)  # the model's input
+    forward = tensorflow_module().function(lambda x: model.model_(x, training=False))
 
     def one_by_one() -> list[object]:
-        return [model._forward(scaled[i : i + 1]).numpy() for i in range(days)]
+        return [forward(scaled[i : i + 1]).numpy() for i in range(days)]
 
     model.predict(fold), one_by_one()  # traced and warm
     fixed, single = _best_of(5, lambda: model.predict(fold)), _best_of(5, one_by_one)
@@ -90,25 +92,28 @@ def prediction_cost(folds: int = 60, days: int = 21) -> str:
 
 def against(rev: str, repeat: int = 2) -> str:
     """The default run, cold, of this tree and of commit ``rev`` side by side: a git worktree of ``rev``
-    (its own packages imported first, from its folder), the two alternating ``repeat`` times, each run
-    with an empty cache of its own. The median of each and their ratio."""
+    (its own packages imported first, from its folder), the two alternating ``repeat`` times (which goes
+    first alternates too), each run with an empty cache of its own. The median of each and their ratio."""
     import statistics
 
     root = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="bt-bench-against-"))
-    tree = work / "tree"
-    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
-    walls: dict[str, list[float]] = {"this tree": [], rev: []}
+    trees = {"this tree": root, rev: work / "tree"}
+    walls: dict[str, list[float]] = {label: [] for label in trees}
     try:
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(trees[rev]), rev],
+                       check=True)  # fmt: skip
         for turn in range(repeat):
-            for label, cwd in (("this tree", root), (rev, tree)):
-                env = {**os.environ, "BT_CACHE_DIR": str(work / f"cache-{turn}-{len(walls[label])}-{cwd.name}")}
-                walls[label].append(timed([*RUN, "--out", str(work / f"out-{turn}-{cwd.name}")], env, cwd)[0])
+            for side, label in enumerate(list(trees) if turn % 2 == 0 else list(trees)[::-1]):
+                run = work / f"run-{turn}-{side}"
+                env = {**os.environ, "BT_CACHE_DIR": str(run / "cache")}
+                walls[label].append(timed([*RUN, "--out", str(run / "out")], env, trees[label])[0])
     finally:
-        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(trees[rev])], check=False,
+                       capture_output=True)  # fmt: skip
         shutil.rmtree(work, ignore_errors=True)
-    this, other = (statistics.median(walls[k]) for k in walls)
-    runs = "; ".join(f"{k}: " + ", ".join(f"{w:.1f}" for w in v) for k, v in walls.items())
+    this, other = (statistics.median(walls[label]) for label in trees)
+    runs = "; ".join(f"{label}: " + ", ".join(f"{w:.1f}" for w in values) for label, values in walls.items())
     return (f"bt run lstm-strategy AAPL, cold, median of {repeat}: this tree {this:.1f} s, {rev} {other:.1f} s, "
             f"ratio {this / other:.2f} ({runs} s)")
 

@@ -229,8 +229,10 @@ class LSTMForecaster(Forecaster):
 
         A forward pass rounds by its shape (one row takes another kernel than many), so windows
         predicted in batches of their fold's size, or one by one in paper trading, would differ in
-        their last bits; at one fixed shape a window's forecast is the same whichever windows share
-        its pass and wherever it sits in it (``tests/test_lstm.py`` checks that).
+        their last bits. At one fixed shape the CPU kernels compute each row alike, so a window's
+        forecast is the same whichever windows share its pass and wherever it sits in it: a property
+        of the kernels, not of the code, so the tests check it where they run (``tests/test_lstm.py``;
+        ``tests/test_parallel.py`` for one-thread Dask workers against this process).
         """
         x = self._scaled(windows)
         blocks = []

@@ -71,18 +71,32 @@ class _UnchangedDoc:
         return "\n" + self.text  # the decorator drops the first line (the signature it expects there)
 
 
+def _probe() -> None:
+    """Summary.
+
+    Notes
+    -----
+    A docstring for checking the stand-in on.
+    """
+
+
 def _docstrings_left_alone() -> None:
     """As scipy (1.17) imports, its ``xp_capabilities`` decorator parses and rewrites the docstrings of
     some 500 functions to add a note on array-API support: half of importing ``scipy.stats``, which
-    quantstats and seaborn need. A process that only draws never reads them, so there they stay as written."""
+    quantstats and seaborn need. A process that only draws never reads them, so there they keep their
+    text. The stand-in is tried on a function first: a scipy that uses its parser otherwise keeps it."""
     if "scipy.stats" in sys.modules:
         return
     try:
         capabilities = importlib.import_module("scipy._lib._array_api")
-    except ImportError:  # another scipy layout: imported as it is
+        parser, decorate = capabilities.FunctionDoc, capabilities.xp_capabilities
+    except (ImportError, AttributeError):  # another scipy layout: imported as it is
         return
-    if hasattr(capabilities, "FunctionDoc"):
-        capabilities.FunctionDoc = _UnchangedDoc
+    capabilities.FunctionDoc = _UnchangedDoc
+    try:
+        decorate()(_probe)
+    except Exception:  # noqa: BLE001 - any failure means this scipy is not the one the stand-in fits
+        capabilities.FunctionDoc = parser
 
 
 def prepare_drawing_process() -> None:

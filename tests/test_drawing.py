@@ -40,12 +40,21 @@ def test_the_session_adopts_the_process_forked_first() -> None:
     drawing.start_early(["run", "lstm-strategy", "AAPL"])
     try:
         with ExecutorSession(preload=prepare_drawing_process) as session:
-            assert drawing.take_early() is None  # the session took it
+            assert drawing.take_early(prepare_drawing_process) is None  # the session took it
             assert session.draw(os.getpid).result() != os.getpid()
     finally:
         drawing.stop_early()
     drawing.start_early(["run", "lstm-strategy", "AAPL", "--scheduler", "sync"])
-    assert drawing.take_early() is None  # nothing forked for a command that draws here
+    assert drawing.take_early(prepare_drawing_process) is None  # nothing forked for a command that draws here
+
+
+def test_a_process_nothing_took_is_stopped_at_once() -> None:
+    drawing.start_early(["report", "runs/x"])
+    assert drawing.take_early(print) is None  # forked to preload something else: not handed over
+    began = time.monotonic()
+    drawing.stop_early()
+    assert time.monotonic() - began < 1.0  # not waiting for its imports to end
+    assert drawing.take_early(prepare_drawing_process) is None
 
 
 _ORPHAN = """

@@ -68,14 +68,14 @@ def test_training_order_ignores_tensorflows_global_random_state(arrays) -> None:
     import tensorflow as tf
 
     x, y, later = arrays
-    settings = {**SMALL, "epochs": 2, "early_stopping": False}  # so the refits always train
-    plain = LSTMForecaster(**settings, seed=3).fit(x, y)
-    disturbed = LSTMForecaster(**settings, seed=3).fit(x, y)
+    params = {**SMALL, "epochs": 2, "early_stopping": False}  # so the refits always train
+    plain = LSTMForecaster(**params, seed=3).fit(x, y)
+    disturbed = LSTMForecaster(**params, seed=3).fit(x, y)
     keras.utils.set_random_seed(999)
     tf.random.uniform([5])
     np.random.seed(1)
     assert plain.fit(x, y).predict(later).tobytes() == disturbed.fit(x, y).predict(later).tobytes()
-    other_seed = LSTMForecaster(**settings, seed=4).fit(x, y).fit(x, y).predict(later)
+    other_seed = LSTMForecaster(**params, seed=4).fit(x, y).fit(x, y).predict(later)
     assert not np.array_equal(plain.predict(later), other_seed)
 
 

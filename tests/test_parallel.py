@@ -258,4 +258,5 @@ def test_the_drawing_process_draws_the_same_tearsheet_with_its_shortcuts() -> No
         assert done.returncode == 0, done.stderr
         got[mode] = done.stdout.split()
     assert got["plain"][0] == got["drawing-process"][0]
-    assert got["plain"][1] == "True" and got["drawing-process"][1] == "False"
+    if got["plain"][1] == "True":  # a scipy that adds the note (1.17): the drawing process skipped it
+        assert got["drawing-process"][1] == "False"

@@ -28,8 +28,8 @@ def main() -> None:
     for a command that draws a page in one, then the command (``app.main``)."""
     from ..drawing import start_early, stop_early
 
-    start_early(sys.argv[1:])
     try:
+        start_early(sys.argv[1:])
         commands = _commands()
     except KeyboardInterrupt:  # Ctrl-C while starting: the exit code of an interrupted command, no traceback
         stop_early()
