@@ -8,10 +8,9 @@ than the job's pieces (``--workers N`` caps it; fewer than two means this proces
 ``--scheduler local`` is a cluster of ``--workers`` (default: one per core) for any job of
 two pieces or more; ``--scheduler tcp://HOST:PORT`` a running cluster. Workers run one
 thread each and import TensorFlow once, when they start (``backtests.dask_setup``). Report
-pages are drawn in another process (``draw``): on the cluster when it is up, else in the
-drawing process (``backtests.drawing``: forked when ``bt`` starts, or when the session opens),
-which imports matplotlib and quantstats while the command computes. Nothing here imports Dask
-until a cluster is needed.
+pages are drawn in another process (``draw``): the drawing process (``backtests.drawing``:
+forked when ``bt`` starts, or when the session opens), which imports matplotlib and quantstats
+while the command computes. Nothing here imports Dask until a cluster is needed.
 """
 
 from __future__ import annotations
@@ -201,9 +200,10 @@ class ExecutorSession:
         return DaskRunner(self._client)
 
     def draw(self, fn: Callable[..., Any], *args: Any) -> Pending:
-        """``fn(*args)`` started elsewhere: on the cluster when it is up, else in the drawing process, else here."""
-        if self._client is not None:
-            return self._client.submit(fn, *args, pure=False)
+        """``fn(*args)`` started elsewhere: in the drawing process, which has the plotting stack imported
+        already; without one (``--scheduler sync``, no fork) on the cluster if it is up, else here."""
         if self._pool is not None:
             return _Redrawn(self._pool.submit(fn, *args), fn, args)
+        if self._client is not None:
+            return self._client.submit(fn, *args, pure=False)
         return _Done(fn(*args))
