@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -116,6 +117,19 @@ class DaskRunner:
                 self.client.unsubscribe_topic(topic)
 
 
+def _close_catching(stack: ExitStack, errors: list[BaseException]) -> None:
+    try:
+        stack.close()
+    except BaseException as exc:  # noqa: BLE001 - raised again by ``_joined`` in the closing thread
+        errors.append(exc)
+
+
+def _joined(thread: threading.Thread, errors: list[BaseException]) -> None:
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
 class _Done:
     """A result computed in this process."""
 
@@ -168,6 +182,17 @@ class ExecutorSession:
         self._stop_pool()
         self._stack.close()
         self._client = None
+
+    def release_workers(self) -> None:
+        """The command needs its workers no more: the cluster (or the connection) is stopped in the background
+        while the command writes its report, and ``close`` waits for that; a later job starts another."""
+        if self._client is None:
+            return
+        stack, self._stack, self._client = self._stack, ExitStack(), None
+        errors: list[BaseException] = []
+        stopping = threading.Thread(target=_close_catching, args=(stack, errors), name="bt-release-workers")
+        stopping.start()
+        self._stack.callback(_joined, stopping, errors)
 
     def _stop_pool(self) -> None:
         if self._pool is not None:

@@ -65,7 +65,7 @@ def run_and_write(request: RunRequest, *, notify: Notify | None = None, on_fold:
 
     With an ``executor`` the walk-forward's independent pieces run where it says, and the tearsheet
     is drawn by it from the moment the strategy's returns are known, while the rest of the run and
-    the report's charts are computed here.
+    the report's charts are computed here; its workers, needed no more by then, stop meanwhile.
     """
     out = Path(request.out or default_run_folder(request.config))
     request.check(out, "run.json")
@@ -76,6 +76,7 @@ def run_and_write(request: RunRequest, *, notify: Notify | None = None, on_fold:
 
     def start_tearsheet(returns: pd.DataFrame) -> None:
         assert executor is not None
+        executor.release_workers()  # forecasting is done: the cluster stops while the report is written
         title = tearsheet_title(prices.ticker, request.config.strategy.name, f"{returns.index[0]:%Y-%m-%d}",
                                 f"{returns.index[-1]:%Y-%m-%d}")  # fmt: skip
         bench = returns["benchmark"].rename(benchmark.ticker)
@@ -99,6 +100,8 @@ def walk_forward_and_write(request: RunRequest, *, notify: Notify | None = None,
     request.check(out, "metrics.json")
     prices = ticker_prices(config.data, cache_dir=request.cache_dir, notify=notify)
     fc = forecast(config, prices, cache=request.cache(notify), on_fold=on_fold, executor=executor)
+    if executor is not None:
+        executor.release_workers()
     meta = walk_forward_metadata(config, prices, fc.forecasts, fc.from_cache)
     saved = SavedRun(out, meta, None, None, fc.forecasts, fc.folds, fc.baselines)
     return meta, write_walk_forward(saved, out, overwrite=request.overwrite)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ import pandas as pd
 import pytest
 
 from backtests.data import load_prices
-from backtests.parallel import ExecutorSession
+from backtests.parallel import DaskRunner, ExecutorSession
 from forecasting import ForecastConfig, Forecaster, walk_forward
 from forecasting.parallel import (
     InProcess,
@@ -260,3 +262,20 @@ def test_the_drawing_process_draws_the_same_tearsheet_with_its_shortcuts() -> No
     assert got["plain"][0] == got["drawing-process"][0]
     if got["plain"][1] == "True":  # a scipy that adds the note (1.17): the drawing process skipped it
         assert got["drawing-process"][1] == "False"
+
+
+@pytest.mark.slow
+def test_workers_let_go_stop_in_the_background_and_the_session_waits_for_them() -> None:
+    """``bt run`` lets its workers go once the forecasts are done: the cluster stops while the report is
+    written, and closing the session waits for it; nothing listens at the scheduler's address after."""
+    with ExecutorSession("local", 2) as session:
+        runner = session.runner(2)
+        assert isinstance(runner, DaskRunner) and runner.workers == 2
+        address = runner.client.scheduler.address
+        assert session.draw(os.getpid).result() != os.getpid()  # on a worker
+        session.release_workers()
+        assert session.draw(os.getpid).result() == os.getpid()  # no workers: here
+        session.release_workers()  # again: nothing left to let go
+    host, port = address.removeprefix("tcp://").rsplit(":", 1)
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=2).close()
