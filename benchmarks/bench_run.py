@@ -2,7 +2,8 @@
 
 Run: ``python -m benchmarks.bench_run`` (from the repo root, project installed); ``--predictions``
 prints only the last line below (what the LSTM's predictions cost); ``--against REV [REPEAT]`` times
-only the default run, cold, side by side with commit REV's (see ``against``).
+only the default run, cold, side by side with commit REV's (see ``against``); ``--seeds-ratio [REPEAT]``
+only ``--seeds 4`` against ``--seeds 1``, cold, in alternating pairs (see ``seeds_ratio``).
 Each command runs in a fresh process, one after the other, so the figures are comparable
 within one run of this script (not across runs: other work on the machine moves them; the
 load average before and after is printed). The default run and ``--seeds 4`` each start
@@ -118,6 +119,28 @@ def against(rev: str, repeat: int = 2) -> str:
             f"ratio {this / other:.2f} ({runs} s)")
 
 
+def seeds_ratio(repeat: int = 3) -> str:
+    """``--seeds 4`` against ``--seeds 1``, both cold (empty caches), alternating ``repeat`` times: each
+    pair's ratio and the median, since one pair moves by a tenth on this machine."""
+    import statistics
+
+    work = Path(tempfile.mkdtemp(prefix="bt-bench-seeds-"))
+    pairs = []
+    try:
+        for turn in range(repeat):
+            walls = {}
+            for seeds in ("1", "4") if turn % 2 == 0 else ("4", "1"):
+                run = work / f"run-{turn}-{seeds}"
+                env = {**os.environ, "BT_CACHE_DIR": str(run / "cache")}
+                walls[seeds] = timed([*RUN, "--seeds", seeds, "--out", str(run / "out")], env)[0]
+            pairs.append((walls["1"], walls["4"]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ratios = [four / one for one, four in pairs]
+    listed = "; ".join(f"{one:.1f} s and {four:.1f} s: {four / one:.2f}x" for one, four in pairs)
+    return f"--seeds 4 cold / --seeds 1 cold, median of {repeat} pairs: {statistics.median(ratios):.2f}x ({listed})"
+
+
 def _best_of(repeat: int, fn: Callable[[], object]) -> float:
     """The fastest of ``repeat`` calls of ``fn``, in seconds."""
     times = []
@@ -169,6 +192,10 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--predictions"]:  # that line alone
         print(prediction_cost())
+    elif sys.argv[1:2] == ["--seeds-ratio"]:  # python -m benchmarks.bench_run --seeds-ratio [REPEAT]
+        before = _load()
+        print(seeds_ratio(int(sys.argv[2]) if len(sys.argv) > 2 else 3))
+        print(f"load average (1, 5, 15 min) before {before}, after {_load()}")
     elif sys.argv[1:2] == ["--against"]:  # python -m benchmarks.bench_run --against REV [REPEAT]
         before = _load()
         print(against(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 2))
