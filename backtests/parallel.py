@@ -120,7 +120,7 @@ class DaskRunner:
 def _close_catching(stack: ExitStack, errors: list[BaseException]) -> None:
     try:
         stack.close()
-    except BaseException as exc:  # noqa: BLE001 - raised again by ``_joined`` in the closing thread
+    except BaseException as exc:  # noqa: BLE001 - raised again by ``_joined`` when the session closes
         errors.append(exc)
 
 
