@@ -20,8 +20,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from forecasting.parallel import InProcess, Report, Task, TaskRunner
 
 from . import drawing
 from .errors import ConfigError
+from .scheduler_probe import probe_scheduler, split_address
 
 RETRIES = 2
 
@@ -50,20 +50,27 @@ class ExecutorSpec:
         tls = (self.tls_ca_file, self.tls_cert, self.tls_key)
         if any(tls) and not all(tls):
             raise ConfigError("TLS needs all of --tls-ca-file, --tls-cert and --tls-key.")
+        if self.scheduler not in ("local", "sync"):
+            split_address(self.scheduler)  # tcp:// or tls://, HOST:PORT: a one-line ConfigError otherwise
         if self.scheduler.startswith("tls://") and not all(tls):
             raise ConfigError(f"--scheduler {self.scheduler} needs --tls-ca-file, --tls-cert and --tls-key.")
-        if self.scheduler not in ("local", "sync") and "://" not in self.scheduler:
-            raise ConfigError(f"--scheduler must be sync, local, tcp://HOST:PORT or tls://HOST:PORT. "
-                              f"Got {self.scheduler!r}.")  # fmt: skip
 
     def security(self) -> Any:
-        """Dask's ``Security`` for TLS, or None."""
+        """Dask's ``Security`` for TLS files, or None (the local cluster makes its own: ``dask_setup``)."""
         if not self.tls_ca_file:
             return None
         from distributed.security import Security
 
         return Security(tls_ca_file=self.tls_ca_file, tls_client_cert=self.tls_cert, tls_client_key=self.tls_key,
                         require_encryption=True)  # fmt: skip
+
+
+    def check_reachable(self) -> None:
+        """For a scheduler address: ConfigError in seconds unless a Dask scheduler answers there (before any work)."""
+        if self.scheduler in ("local", "sync"):
+            return
+        security = self.security()
+        probe_scheduler(self.scheduler, security.get_connection_args("client")["ssl_context"] if security else None)
 
 
 class Pending(Protocol):
@@ -91,8 +98,8 @@ def call_task(fn: Callable[..., Any], args: tuple[Any, ...], topic: str | None) 
 class DaskRunner:
     """Runs tasks on a Dask cluster; results in task order, progress reports as Dask events."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self, client: Any, address: str = "") -> None:
+        self.client, self.address = client, address
 
     @property
     def workers(self) -> int:
@@ -109,7 +116,13 @@ class DaskRunner:
                                       pure=False, retries=RETRIES) for task in tasks]  # fmt: skip
         try:
             return list(self.client.gather(futures))
-        except BaseException:
+        except BaseException as exc:
+            from .dask_setup import SchedulerLostError, lost_scheduler
+
+            if lost_scheduler(self.client, exc):
+                raise SchedulerLostError(f"the Dask scheduler {self.address} went away while the run's pieces "
+                                         f"were computed ({type(exc).__name__}); start it again, or drop "
+                                         "--scheduler, and rerun") from None  # fmt: skip
             self.client.cancel(futures)
             raise
         finally:
@@ -140,19 +153,6 @@ class _Done:
         return self.value
 
 
-class _Redrawn:
-    """The drawing process's result, or, if that process died, the same drawn here."""
-
-    def __init__(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.future, self.fn, self.args = future, fn, args
-
-    def result(self) -> Any:
-        try:
-            return self.future.result()
-        except BrokenProcessPool:
-            return self.fn(*self.args)
-
-
 class ExecutorSession:
     """The executor of one command: see the module's docstring. Use it as a context manager."""
 
@@ -169,6 +169,7 @@ class ExecutorSession:
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> ExecutorSession:
+        self.spec.check_reachable()  # a wrong --scheduler is one line at once, not after the data is read
         if self.preload is not None and self.spec.scheduler != "sync" and drawing.can_fork():
             # The process ``bt`` forked first thing, or one forked now, before the command's heavy imports.
             self._pool = drawing.take_early(self.preload) or drawing.start(self.preload)
@@ -222,13 +223,14 @@ class ExecutorSession:
                                                                  self.notify, preload_tensorflow=True))  # fmt: skip
         elif units < 2:
             return InProcess()
-        return DaskRunner(self._client)
+        return DaskRunner(self._client, self.spec.scheduler)
 
     def draw(self, fn: Callable[..., Any], *args: Any) -> Pending:
         """``fn(*args)`` started elsewhere: in the drawing process, which has the plotting stack imported
-        already; without one (``--scheduler sync``, no fork) on the cluster if it is up, else here."""
+        already, within its memory and time limits (``drawing.Drawing``: a page past them is a notice and
+        ``PageNotDrawn``); without one (``--scheduler sync``, no fork) on the cluster if it is up, else here."""
         if self._pool is not None:
-            return _Redrawn(self._pool.submit(fn, *args), fn, args)
+            return drawing.Drawing(self._pool, fn, args, self.notify)
         if self._client is not None:
             return self._client.submit(fn, *args, pure=False)
         return _Done(fn(*args))

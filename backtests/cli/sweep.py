@@ -59,6 +59,8 @@ TlsCa = Annotated[Path | None, typer.Option("--tls-ca-file", help="TLS: certific
 TlsCert = Annotated[Path | None, typer.Option("--tls-cert", help="TLS: this client's certificate.")]
 TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="TLS: this client's private key.")]
 Lean = Annotated[bool, typer.Option("--lean", help="Keep only each job's tables, no per-job report pages.")]
+MaxJobs = Annotated[int, typer.Option("--max-jobs", help="Refuse a sweep of more jobs than this (tickers x grid "
+                                                        "points), counted before any job is built.")]
 
 
 def sweep_command(
@@ -67,6 +69,7 @@ def sweep_command(
     tickers: Tickers = None, tickers_file: TickersFile = None, universe: UniverseOpt = None, as_of: AsOf = None,
     grid: GridOpt = None, config: Config = None, workers: Workers = None, scheduler: Scheduler = None,
     tls_ca_file: TlsCa = None, tls_cert: TlsCert = None, tls_key: TlsKey = None, lean: Lean = False,
+    max_jobs: MaxJobs = 10_000,
     out: Annotated[Path | None, typer.Option(help="Sweep folder. [default: runs/sweep-STRATEGY-TIMESTAMP]")] = None,
     start: Start = None, end: End = None, source: Source = None,
     repair_bars: RepairBars = None, model: Model = None, param: Param = None,
@@ -84,9 +87,10 @@ def sweep_command(
     chosen = select_tickers(tickers=tickers, tickers_file=tickers_file, universe_name=universe, as_of=as_of,
                             table=table, notify=console.notice)  # fmt: skip
     base = build({**locals(), "ticker": chosen.tickers[0] if chosen.tickers else "SPY"}, ignore=("sweep",)).config
-    jobs = build_jobs(base, chosen.tickers, select_grid(grid, table, str(config)))
+    jobs = build_jobs(base, chosen.tickers, select_grid(grid, table, str(config)), max_jobs=max_jobs)
     executor = ExecutorSpec(scheduler or "local", workers, *(None if p is None else str(p)
                                                              for p in (tls_ca_file, tls_cert, tls_key)))  # fmt: skip
+    executor.check_reachable()  # a wrong --scheduler is one line now, before the sweep folder is touched
     folder = out or Path("runs") / f"sweep-{base.strategy.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     _say_universe(chosen.describe())
     with _JobBar() as on_progress:

@@ -3,7 +3,8 @@
 A grid key names any run setting the way a config file does, without its table
 (``lookback``, ``threshold``, ``commission``, ``model``), a model parameter as
 ``params.NAME`` (``epochs`` and the other LSTM shortcuts are accepted too). Every job's
-config is built and validated before any job starts, so a bad grid is one line at once.
+config is built and validated before any job starts, so a bad grid is one line at once; the jobs
+are counted before they are built, and more than ``--max-jobs`` (default 10,000) is refused.
 A job's id is a digest of its whole config: the same job in a larger grid has the same id,
 which is how a rerun finds the results it already has.
 """
@@ -14,6 +15,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ GRID_KEYS: dict[str, tuple[str, str]] = {
 SHORTCUTS = ("epochs", "warm_epochs", "warm_start", "batch_size", "learning_rate", "units", "dense", "patience")
 
 Grid = tuple[tuple[str, tuple[Any, ...]], ...]
+MAX_JOBS = 10_000  # a sweep's default cap (--max-jobs): a million grid points is a typo, not a plan
 
 
 def _value(text: str) -> Any:
@@ -126,10 +129,28 @@ def _point_config(base: RunConfig, ticker: str, point: Sequence[tuple[str, Any]]
     return config
 
 
-def build_jobs(base: RunConfig, tickers: Sequence[str], grid: Grid) -> list[Job]:
-    """Every (ticker, grid point) as a validated job, tickers outermost; ConfigError names a bad point."""
+def check_job_count(tickers: int, grid: Grid, max_jobs: int | None = MAX_JOBS) -> int:
+    """The number of jobs (tickers x grid points), counted without building them; ConfigError above ``max_jobs``."""
+    if max_jobs is not None and max_jobs < 1:
+        raise ConfigError(f"--max-jobs must be at least 1. Got {max_jobs}.")
+    points = math.prod(len(values) for _, values in grid)
+    count = tickers * points
+    if max_jobs is not None and count > max_jobs:
+        sizes = " x ".join(f"{len(values)} {key}" for key, values in grid)
+        shape = f"{tickers} ticker(s)" + (f" x {sizes}" if sizes else "")
+        raise ConfigError(f"the sweep has {count:,} jobs ({shape}), more than --max-jobs {max_jobs:,}; shrink "
+                          f"the grid or the tickers, or pass --max-jobs {count}")  # fmt: skip
+    return count
+
+
+def build_jobs(base: RunConfig, tickers: Sequence[str], grid: Grid, *, max_jobs: int | None = MAX_JOBS) -> list[Job]:
+    """Every (ticker, grid point) as a validated job, tickers outermost; ConfigError names a bad point.
+
+    The jobs are counted first: more than ``max_jobs`` (None: no cap) is refused before any is built.
+    """
     if not tickers:
         raise ConfigError("no tickers: pass --tickers, --tickers-file or --universe (or [sweep] tickers).")
+    check_job_count(len(tickers), grid, max_jobs)
     keys = [k for k, _ in grid]
     jobs = []
     for ticker in tickers:

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import RunConfig
+from ..dask_setup import SchedulerLostError
 from .engine import ExecutorSpec, run_jobs
 from .folder import SweepFolder
 from .spec import Grid, Job, job_id
@@ -94,7 +95,12 @@ def sweep(
         state["done" if outcome.get("ok") else "failed"] += 1
         report()
 
-    run_jobs(pending, spec, lean=lean, on_done=on_done, notify=say, on_ready=report)
+    try:
+        run_jobs(pending, spec, lean=lean, on_done=on_done, notify=say, on_ready=report)
+    except SchedulerLostError as exc:
+        raise SchedulerLostError(f"{exc}; {len(folder.rows)} of {len(jobs)} jobs have results, saved in "
+                                 f"{folder.path}: start it again (or pass another --scheduler) and rerun the same "
+                                 "command to compute only the rest") from None  # fmt: skip
     folder.write_results()
     page, headline = _verdict(folder)
     failures = pd.read_csv(folder.path / "failures.csv") if (folder.path / "failures.csv").exists() else None
