@@ -29,6 +29,8 @@ from strategies.classic import BuyAndHold, SmaCross
 from strategies.feeds import attach_forecasts
 
 from .cache import ForecastCache, forecast_key, series_fingerprint
+from .cache_check import Expected
+from .cache_key import CacheKey
 from .config import RunConfig
 from .data import PriceData, benchmark_prices, benchmark_returns, default_cache_dir, ticker_prices
 from .engine import FILL_COLUMNS, BacktestResult, run_backtest
@@ -102,7 +104,7 @@ def forecasts_for(
     """The walk-forward of ``config.forecast`` (from the cache when it matches) and whether it was cached."""
     key = forecast_key(series_fingerprint(close.iloc[: last + 1]), config.forecast,
                        close.index[first], close.index[last])  # fmt: skip
-    if cache is not None and (hit := cache.get(key)) is not None:
+    if cache is not None and (hit := cache.get(key, Expected.of(close, config.forecast, first, last))) is not None:
         return hit, True
     result = walk_forward(close, config.forecast.forecasters(), config.forecast.splitter(),
                           first_target=first, last_target=last, on_fold=on_fold)  # fmt: skip
@@ -137,7 +139,7 @@ def forecast(config: RunConfig, prices: PriceData, *, cache: ForecastCache | Non
     configs = {"model": config.forecast, **{name: config.forecast.replace(model=name, seeds=1) for name in BASELINES}}
     days = close.index[first], close.index[last]
     keys = {name: forecast_key(fingerprint, cfg, *days) for name, cfg in configs.items()}
-    results = {name: hit for name, key in keys.items() if cache is not None and (hit := cache.get(key)) is not None}
+    results = _cached(cache, keys, configs, close, (first, last))
     cached = "model" in results
     missing: dict[str, str] = {}
     for name in configs:
@@ -152,6 +154,18 @@ def forecast(config: RunConfig, prices: PriceData, *, cache: ForecastCache | Non
     table = pd.DataFrame({"target_date": results[BASELINES[0]].forecasts["target_date"],
                           **{name: results[name].forecasts["forecast"] for name in BASELINES}})  # fmt: skip
     return Forecasts(results["model"].forecasts, results["model"].folds, table, cached)
+
+
+def _cached(cache: ForecastCache | None, keys: dict[str, str], configs: dict[str, ForecastConfig], close: pd.Series,
+            period: tuple[int, int]) -> dict[str, WalkForwardResult]:  # fmt: skip
+    """Each config's walk-forward that ``cache`` holds and that checks out against ``close`` (none without a cache)."""
+    if cache is None:
+        return {}
+    found: dict[str, WalkForwardResult | None] = {}
+    for name, key in keys.items():  # a baseline that is the model too is one entry, read (and reported) once
+        if key not in found:
+            found[key] = cache.get(key, Expected.of(close, configs[name], *period))
+    return {name: hit for name, key in keys.items() if (hit := found[key]) is not None}
 
 
 def _walk_forwards(configs: dict[str, ForecastConfig], close: pd.Series, first: int, last: int, *,
@@ -172,9 +186,10 @@ def _walk_forwards(configs: dict[str, ForecastConfig], close: pd.Series, first: 
     return dict(zip(names, results, strict=True))
 
 
-def default_cache() -> ForecastCache:
-    """The forecast cache under ``$BT_CACHE_DIR`` (default ``~/.cache/bt-lstm``)."""
-    return ForecastCache(default_cache_dir() / "forecasts")
+def default_cache(key: CacheKey | None = None) -> ForecastCache:
+    """The forecast cache under ``$BT_CACHE_DIR`` (default ``~/.cache/bt-lstm``), signed with ``key``
+    (default: this user's, ``cache_key.cache_key()``; a worker is given its client's)."""
+    return ForecastCache(default_cache_dir() / "forecasts", key=key)
 
 
 def run(

@@ -10,12 +10,12 @@ learned ends in an underscore (skforecast/sktime convention).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from . import registry
 from . import state as saved
 
 
@@ -77,13 +77,24 @@ class Forecaster:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
-        """The forecaster ``to_bytes`` wrote; ValueError when the bytes hold something else."""
+        """The forecaster ``to_bytes`` wrote; ValueError when the bytes hold something else.
+
+        The class the bytes name (``module:Class``) is used only when it is ``cls`` itself or a
+        registered forecaster (``registry.saved_class``), found by name before anything is imported:
+        a file cannot make this import a module of its choosing.
+        """
         path, params, state = saved.unpack(data)
-        module, _, name = path.partition(":")
-        kind = getattr(importlib.import_module(module), name, None)
-        if not (isinstance(kind, type) and issubclass(kind, cls)):
-            raise ValueError(f"the saved forecaster is a {path}, not a {cls.__name__}.")
-        forecaster = kind(**params)
+        own = f"{cls.__module__}:{cls.__qualname__}"
+        kind = cls if path == own else registry.saved_class(path)
+        if kind is None:
+            raise saved.StateError(f"the saved forecaster's class {path} is not a registered forecaster "
+                                   "(see `bt models`); nothing was imported")  # fmt: skip
+        if not issubclass(kind, cls):
+            raise saved.StateError(f"the saved forecaster is a {path}, not a {cls.__name__}.")
+        try:
+            forecaster = kind(**params)
+        except TypeError as exc:
+            raise saved.StateError(f"the saved forecaster's parameters do not fit {path} ({exc}).") from None
         forecaster._set_state(state)
         return forecaster
 

@@ -112,6 +112,30 @@ def get(name: str) -> ForecasterSpec:
     return specs[name]
 
 
+def saved_class(path: str) -> type | None:
+    """The registered forecaster class a saved model names (``module:Class``), or None; nothing else is imported.
+
+    ``path`` is matched by name against the built-ins' and the installed plugins' entry points first;
+    a plugin whose class lives elsewhere than its entry point says (re-exported by its package) is
+    matched by the class's own ``module:Class`` once the plugin, registered by the user, is loaded.
+    """
+    specs = available()
+    for spec in specs.values():
+        if spec.target == path:
+            return _loaded(spec)
+    for spec in specs.values():
+        if not spec.builtin and (cls := _loaded(spec)) is not None and f"{cls.__module__}:{cls.__qualname__}" == path:
+            return cls
+    return None
+
+
+def _loaded(spec: ForecasterSpec) -> type | None:
+    try:
+        return spec.load()
+    except ForecasterError:
+        return None
+
+
 def parameters(cls: type) -> dict[str, Any]:
     """The constructor parameters of a forecaster class and their defaults (``inspect.Parameter.empty`` if none)."""
     out = {}

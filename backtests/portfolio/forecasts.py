@@ -20,6 +20,7 @@ import pandas as pd
 from forecasting import WalkForwardResult, walk_forward
 
 from ..cache import ForecastCache, forecast_key, series_fingerprint
+from ..cache_check import Expected
 from ..config import RunConfig
 from ..data import PriceData
 from ..errors import BtError
@@ -51,7 +52,7 @@ def cached_walk_forward(config: RunConfig, close: pd.Series, first: int, last: i
                         cache: ForecastCache | None) -> tuple[WalkForwardResult, bool]:  # fmt: skip
     """``runner.forecasts_for`` with the prices' fingerprint given (the same key): the walk-forward and if cached."""
     key = forecast_key(fingerprint, config.forecast, close.index[first], close.index[last])
-    if cache is not None and (hit := cache.get(key)) is not None:
+    if cache is not None and (hit := cache.get(key, Expected.of(close, config.forecast, first, last))) is not None:
         return hit, True
     result = walk_forward(close, config.forecast.forecasters(), config.forecast.splitter(), first_target=first,
                           last_target=last)  # fmt: skip
@@ -105,7 +106,7 @@ def all_forecasts(config: PortfolioConfig, prices: dict[str, PriceData], period:
     configs = {t: config.ticker_run(t, *period) for t in prices}
     failed: dict[str, str] = {}
     if executor is not None:
-        failed.update(_on_dask(configs, executor, notify))
+        failed.update(_on_dask(configs, executor, notify, cache))
     done: dict[str, TickerForecasts] = {}
     for i, (ticker, run_config) in enumerate(configs.items(), 1):
         if ticker not in failed:
@@ -118,8 +119,10 @@ def all_forecasts(config: PortfolioConfig, prices: dict[str, PriceData], period:
     return done, failed
 
 
-def _on_dask(configs: dict[str, RunConfig], executor: Any, notify: Notify | None) -> dict[str, str]:
-    """Run each ticker's walk-forward as a lean sweep job (filling the shared cache); the tickers that failed."""
+def _on_dask(configs: dict[str, RunConfig], executor: Any, notify: Notify | None,
+             cache: ForecastCache | None) -> dict[str, str]:  # fmt: skip
+    """Run each ticker's walk-forward as a lean sweep job (filling the shared cache, signed with ``cache``'s key,
+    which the jobs are given); the tickers that failed."""
     from ..sweeps.engine import ExecutorSpec, run_jobs
     from ..sweeps.sweeper import as_jobs
 
@@ -132,5 +135,6 @@ def _on_dask(configs: dict[str, RunConfig], executor: Any, notify: Notify | None
         if not outcome.get("ok"):
             failed[job.ticker] = str(outcome.get("error", "failed"))
 
-    run_jobs(jobs, spec, lean=True, on_done=on_done, notify=notify or (lambda _: None))
+    run_jobs(jobs, spec, lean=True, on_done=on_done, notify=notify or (lambda _: None),
+             key=cache.key if cache is not None else None)  # fmt: skip
     return failed

@@ -19,6 +19,7 @@ from typing import Any
 
 from reports.evaluation import forecast_metrics
 
+from ..cache_key import CacheKey
 from ..config import RunConfig
 from ..errors import BtError
 from ..runner import RunResult, default_cache, run
@@ -61,12 +62,15 @@ def _files(result: RunResult, lean: bool) -> dict[str, str]:
         return {name: Path(path).read_text(encoding="utf-8") for name, path in paths.items()}
 
 
-def run_job(config: RunConfig, lean: bool = False) -> dict[str, Any]:
-    """Run one job; bad data or settings become ``{"ok": False, "error": ...}``, never an exception."""
+def run_job(config: RunConfig, lean: bool = False, cache_key: CacheKey | None = None) -> dict[str, Any]:
+    """Run one job; bad data or settings become ``{"ok": False, "error": ...}``, never an exception.
+
+    ``cache_key`` signs and verifies the forecast cache's entries: the client's key, given to each job.
+    """
     began = time.perf_counter()
     worker = _worker_name()
     try:
-        result = run(config, cache=default_cache())
+        result = run(config, cache=default_cache(cache_key))
         row = results_row(result)
         files = _files(result, lean)
     except BtError as exc:
