@@ -35,7 +35,7 @@ def test_run_writes_every_table_over_the_same_days(portfolio_run: tuple[str, Pat
     assert "PORTFOLIO topk-strategy  2026-06-01 to 2026-08-14" in stdout and f"report: {out / 'report.html'}" in stdout
     assert {p.name for p in out.iterdir()} == {"returns.csv", "equity.csv", "weights.csv", "trades.csv", "turnover.csv",
                                                "tickers.csv", "forecasts.csv", "run.json", "report.html",
-                                               "tearsheet.html"}  # fmt: skip
+                                               "tearsheet.html", ".bt-manifest.json"}  # fmt: skip
     returns = pd.read_csv(out / "returns.csv", index_col="date")
     weights = pd.read_csv(out / "weights.csv", index_col="date")
     assert list(returns.columns) == RULES and list(weights.index) == list(returns.index)

@@ -222,6 +222,7 @@ def list_command() -> None:
 def report_command(
     name: Name,
     out: Annotated[Path | None, typer.Option(help="Report folder. [default: runs/paper-NAME-TIMESTAMP]")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier report in --out.")] = False,
 ) -> None:
     """A quantstats HTML report of NAME's account against the benchmark, plus its orders and fills as CSV."""
     import datetime as dt
@@ -230,8 +231,8 @@ def report_command(
 
     folder = out or Path("runs") / f"paper-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     if portfolio_paper.is_portfolio_experiment(name):
-        return portfolio_paper.report(name, folder)
-    paths = paper.write_report(name, folder, notify=console.notice)
+        return portfolio_paper.report(name, folder, overwrite=overwrite)
+    paths = paper.write_report(name, folder, notify=console.notice, overwrite=overwrite)
     _say(f"report: {paths['report.html']}")
     _say(f"orders: {paths['orders.csv']}  fills: {paths['fills.csv']}")
 

@@ -161,10 +161,10 @@ def status(name: str, as_json: bool) -> None:
         console.say(f"  models v{info['model_version']['version']} trained {info['model_version']['date']}")
 
 
-def report(name: str, out: Path) -> None:
-    """``bt paper report`` of a portfolio experiment."""
+def report(name: str, out: Path, *, overwrite: bool = False) -> None:
+    """``bt paper report`` of a portfolio experiment (an earlier report in ``out`` replaced only with ``overwrite``)."""
     from ..portfolio.paper_account import write_portfolio_paper_report
 
-    paths = write_portfolio_paper_report(name, out, notify=console.notice)
+    paths = write_portfolio_paper_report(name, out, notify=console.notice, overwrite=overwrite)
     console.say(f"report: {paths['report.html']}")
     console.say(f"orders: {paths['orders.csv']}  fills: {paths['fills.csv']}")

@@ -131,13 +131,17 @@ def verdicts(run: SavedRun) -> list[str]:
     return words
 
 
-def write_report(name: str, out: Path, *, folder: Path | None = None, notify: Notify | None = None) -> dict[str, Path]:
-    """report.html (the headline of ``bt run``'s report, equity, fills, tearsheet) and the ledger's tables as CSV."""
+def write_report(name: str, out: Path, *, folder: Path | None = None, notify: Notify | None = None,
+                 overwrite: bool = False) -> dict[str, Path]:  # fmt: skip
+    """report.html (the headline of ``bt run``'s report, equity, fills, tearsheet) and the ledger's tables as CSV.
+
+    An earlier report folder is replaced only with ``overwrite``, and only when it holds nothing bt did not write.
+    """
     from reports.page import paper_page
     from reports.tearsheet import write_tearsheet
 
     out = Path(out)
-    check_writable(out, what="report folder", marker="report.html", overwrite=True)
+    check_writable(out, what="report folder", marker="report.html", overwrite=overwrite)
     run, tables = paper_run(name, folder=folder, notify=notify)
     period = run.meta["period"]
     title = f"{run.meta['data']['ticker']} paper {name} {period['first_day']} to {period['last_day']}"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import sqlite3
@@ -34,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import BtError
+from ..folderlock import holder, open_lock_file, try_flock, write_pid
 from .schema import SCHEMA, SCHEMA_VERSION, migrate
 
 APPLICATION_ID = 0x62744C50  # "btLP", in the SQLite header: tells our database from any other
@@ -347,16 +347,12 @@ def experiment_lock(folder: Path, name: str) -> Iterator[None]:
     """Hold the experiment's lock, or refuse at once when another process holds it."""
     path = folder / "locks" / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = open_lock_file(path)  # a planted link (symbolic or hard) is refused, never written through
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise ExperimentError(f"experiment {name!r} is being stepped by another process (pid {holder}); "
+        if not try_flock(fd):
+            raise ExperimentError(f"experiment {name!r} is being stepped by another process (pid {holder(fd)}); "
                                   "nothing was changed, try again when it finishes") from None  # fmt: skip
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        write_pid(fd)
         yield
     finally:
         os.close(fd)  # closing releases the lock; a killed process releases it too

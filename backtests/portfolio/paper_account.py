@@ -135,15 +135,15 @@ def paper_forecasts(config: PortfolioConfig, prices: dict[str, PriceData], ledge
 
 
 def write_portfolio_paper_report(name: str, out: Path, *, folder: Path | None = None,
-                                 notify: Notify | None = None) -> dict[str, Path]:  # fmt: skip
+                                 notify: Notify | None = None, overwrite: bool = False) -> dict[str, Path]:  # fmt: skip
     """report.html (the account against every comparison and the benchmark, holdings, fills, tearsheet), the
     ledger's tables, ``weights.csv`` and ``returns.csv`` (date x the account, each comparison and the benchmark)
-    as CSV, written whole."""
+    as CSV, written whole; an earlier report folder is replaced only with ``overwrite`` (and only bt's files)."""
     from reports.portfolio_page import paper_portfolio_page
     from reports.tearsheet import write_tearsheet
 
     out = Path(out)
-    check_writable(out, what="report folder", marker="report.html", overwrite=True)
+    check_writable(out, what="report folder", marker="report.html", overwrite=overwrite)
     meta, tables = paper_portfolio_run(name, folder=folder, notify=notify)
     title = f"{meta['config']['data']['ticker']} paper {name} {meta['summary']['first_day']} to " \
             f"{meta['summary']['last_day']}"  # fmt: skip

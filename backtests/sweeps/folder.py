@@ -1,6 +1,9 @@
 """The sweep folder: sweep.json, results.csv, failures.csv and one run folder per job, streamed.
 
-Every file is written atomically and rewritten as each job completes, so a sweep killed
+One sweep writes a folder at a time: opening it claims the folder's lock (``folderlock``) until the
+folder object is let go (at the end of ``sweep``, or when the process ends), and a folder holding a
+``sweep.json``, ``results.csv``, ``failures.csv``, ``sweep.html`` or ``runs`` that bt did not write
+(``manifest``) is refused. Every file is written atomically and rewritten as each job completes, so a sweep killed
 at any moment leaves complete files describing the jobs finished so far; rerunning the
 same sweep (or a larger grid containing it) in the same folder skips those jobs. A folder
 holding results of jobs that are not in the new sweep is refused rather than mixed.
@@ -9,6 +12,8 @@ holding results of jobs that are not in the new sweep is refused rather than mix
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +23,15 @@ import pandas as pd
 from reports.files import atomic_write_text, write_csv, write_json
 
 from ..errors import ConfigError
+from ..folderlock import claim, let_go
+from ..manifest import MANIFEST, DamagedManifest, Owned, read_manifest, read_small_json, write_manifest
+from ..outfolder import check_target, check_writable
 from ..runfolder import package_versions
 from .job import METRICS
 from .spec import Grid, Job
 
 KIND, FORMAT = "bt-lstm sweep", 1
+OWN_FILES = ("sweep.json", "results.csv", "failures.csv", "sweep.html")  # with runs/JOB/: all a sweep writes
 
 
 @dataclass
@@ -51,14 +60,44 @@ class SweepFolder:
         return self
 
     def _check_writable(self) -> None:
+        """Claim the folder (one sweep at a time) and refuse one holding sweep files bt did not write."""
+        check_writable(self.path, what="sweep folder")
+        check_target(self.path, what="sweep folder")
+        claim(self.path, "sweep folder")
         try:
+            self._check_own()
             (self.path / "runs").mkdir(parents=True, exist_ok=True)
-            probe = self.path / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            write_manifest(self.path, "sweep folder", OWN_FILES, ["runs"])
+            weakref.finalize(self, let_go, self.path)  # held while this sweep's folder object lives
         except OSError as exc:
+            let_go(self.path)
             raise ConfigError(f"sweep folder {self.path} cannot be written ({exc.strerror or exc}); "
                               "pass another --out") from None  # fmt: skip
+        except BaseException:
+            let_go(self.path)
+            raise
+
+    def _check_own(self) -> None:
+        """A sweep writes only into a new folder, a folder of other files, or its own earlier sweep folder."""
+        if not self.path.is_dir():
+            return
+        try:
+            ours = read_manifest(self.path)
+        except DamagedManifest:
+            ours = Owned(frozenset())
+        if ours is not None and ours.what != "sweep folder":
+            what = f"a bt {ours.what}" if ours.what else f"a {MANIFEST} bt did not write"
+            raise ConfigError(f"sweep folder {self.path} holds {what}, not a sweep; pass another --out")
+        if ours is None and (self.path / "sweep.json").exists():
+            meta = read_small_json(self.path / "sweep.json")
+            ours = Owned(frozenset(OWN_FILES), frozenset({"runs"})) \
+                if isinstance(meta, dict) and meta.get("kind") == KIND else None  # fmt: skip
+        for name in (*OWN_FILES, "runs"):
+            path = self.path / name
+            mine = ours is not None and (name in ours.files if name != "runs" else name in ours.folders)
+            if os.path.lexists(path) and (not mine or path.is_symlink()):
+                raise ConfigError(f"sweep folder {self.path} holds {name}, which bt did not write; move it away "
+                                  "or pass another --out")  # fmt: skip
 
     def _read_results(self) -> dict[str, dict[str, Any]]:
         path = self.path / "results.csv"
@@ -96,8 +135,11 @@ class SweepFolder:
             self._write_failures()
             return
         folder = self.path / "runs" / job.job_id
+        if folder.is_symlink():
+            raise ConfigError(f"{folder} is a symbolic link, which bt did not write; move it away and rerun")
         for name, text in outcome["files"].items():
             atomic_write_text(folder / name, text)
+        write_manifest(folder, "sweep job folder", list(outcome["files"]))
         self.failures.pop(job.job_id, None)
         self.rows[job.job_id] = outcome["row"]
         self.write_results()
