@@ -60,11 +60,12 @@ LEGACY = (
            frozenset(_PORTFOLIO)),
     Legacy("run folder", "metrics.json", "bt-lstm walk-forward", frozenset({"metrics.json"}),
            frozenset({"forecasts.csv", "folds.csv", "baselines.csv", "metrics.json", "forecast.html"})),
-    Legacy("report folder", "report.html", None, frozenset({*(f"{t}.csv" for t in _PAPER), *_PAGES}),
-           frozenset({*(f"{t}.csv" for t in _PAPER), *_PAGES})),
+    # a portfolio's paper report first: it holds every file of a one-ticker paper report, and two more
     Legacy("report folder", "report.html", None, frozenset({*(f"{t}.csv" for t in (*_PAPER, "weights", "returns")),
                                                             *_PAGES}),
            frozenset({*(f"{t}.csv" for t in (*_PAPER, "weights", "returns")), *_PAGES})),
+    Legacy("report folder", "report.html", None, frozenset({*(f"{t}.csv" for t in _PAPER), *_PAGES}),
+           frozenset({*(f"{t}.csv" for t in _PAPER), *_PAGES})),
 )  # fmt: skip
 
 

@@ -20,8 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from backtests.cli import app
+from backtests.folderlock import let_go
 from backtests.manifest import MANIFEST
-from backtests.outfolder import FolderError
+from backtests.outfolder import FolderError, check_writable
 from backtests.portfolio.paper_account import write_portfolio_paper_report
 from reports.files import atomic_write_text
 
@@ -136,6 +137,23 @@ def test_an_earlier_versions_run_folder_is_replaced_only_when_it_holds_just_its_
     assert _invoke("report", str(old))[0] == 0  # still readable, and bt report writes only bt's pages
     assert _run(old, "--overwrite")[0] == 0
     assert (old / MANIFEST).exists() and _hidden(tmp_path) == []
+
+
+@pytest.mark.parametrize("extra", [(), ("weights", "returns")])
+def test_an_earlier_versions_paper_report_is_recognised_by_its_exact_files(tmp_path: Path, extra: tuple) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in [*(f"{t}.csv" for t in ("days", "positions", "orders", "fills", "forecasts", "models", *extra)),
+                 "report.html", "tearsheet.html"]:  # fmt: skip
+        (out / name).write_text("x")
+    try:
+        check_writable(out, what="report folder", marker="report.html", overwrite=True)  # bt's: may be replaced
+    finally:
+        let_go(out)
+    (out / "days.csv").unlink()  # not every file such a report wrote: not recognisably bt's
+    with pytest.raises(FolderError, match="holds report.html, which bt did not write"):
+        check_writable(out, what="report folder", marker="report.html", overwrite=True)
+    assert not (tmp_path / ".report.bt-lock").exists()
 
 
 def test_a_damaged_manifest_or_a_linked_out_is_refused(tmp_path: Path) -> None:
