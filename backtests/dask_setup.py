@@ -94,6 +94,10 @@ def _connect(scheduler: str, security: Any) -> Any:
         why = " ".join(str(exc).split())[:160]
         raise ConfigError(f"scheduler {scheduler} cannot be reached ({type(exc).__name__}: {why}); "
                           "start it or check --scheduler") from None  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - a Dask server that is no scheduler (a worker's or nanny's port)
+        why = " ".join(str(exc).split())[:120]
+        raise ConfigError(f"scheduler {scheduler} did not answer as a Dask scheduler ({type(exc).__name__}: "
+                          f"{why}); is it a worker's address? check --scheduler") from None  # fmt: skip
 
 
 def _quiet(level: int) -> None:
@@ -103,6 +107,12 @@ def _quiet(level: int) -> None:
         logger = logging.getLogger(name)
         if name in QUIET or logger.level != logging.NOTSET:
             logger.setLevel(level)
+
+
+def check_scheduler(scheduler: str, security: Any) -> None:
+    """Connect to the scheduler at ``scheduler`` and let go: a one-line ConfigError now, before any work, if
+    nothing answers there as a Dask scheduler."""
+    _connect(scheduler, security).close()
 
 
 def lost_scheduler(client: Any, exc: BaseException) -> bool:

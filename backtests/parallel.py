@@ -66,11 +66,17 @@ class ExecutorSpec:
 
 
     def check_reachable(self) -> None:
-        """For a scheduler address: ConfigError in seconds unless a Dask scheduler answers there (before any work)."""
+        """For a scheduler address: ConfigError in seconds unless a Dask scheduler answers there (before any work).
+
+        Probed with a plain socket first (``scheduler_probe``), then connected to and let go: only then is
+        Dask imported."""
         if self.scheduler in ("local", "sync"):
             return
         security = self.security()
         probe_scheduler(self.scheduler, security.get_connection_args("client")["ssl_context"] if security else None)
+        from .dask_setup import check_scheduler
+
+        check_scheduler(self.scheduler, security)
 
 
 class Pending(Protocol):

@@ -81,8 +81,8 @@ def test_only_dask_addresses_are_taken(address: str) -> None:
         ExecutorSpec(good)
 
 
-@pytest.mark.parametrize("address", ["http://127.0.0.1:8787", "ws://127.0.0.1:8786"])
-def test_a_web_address_is_one_line_before_the_sweep_folder(tmp_path: Path, address: str) -> None:
+def test_a_web_address_is_one_line_before_the_sweep_folder(tmp_path: Path) -> None:
+    address = "http://127.0.0.1:8787"
     result = bt("sweep", "lstm-strategy", "--tickers", "AAPL", *RIDGE, "--scheduler", address, "--out",
                 str(tmp_path / "s"))  # fmt: skip
     _one_line_error(result, address, "not a scheduler address", "http:// or ws://")
@@ -235,9 +235,6 @@ def test_a_million_jobs_are_refused_before_any_is_built(tmp_path: Path) -> None:
     _one_line_error(result, "the sweep has 1,000,000 jobs (2 ticker(s) x 100 lookback x 100 threshold x 50 "
                     "commission), more than --max-jobs 10,000", "--max-jobs 1000000")  # fmt: skip
     assert not (tmp_path / "s").exists()
-    few = bt("sweep", "lstm-strategy", "--tickers", "AAPL,MSFT", "--grid", "lookback=10,20,30", *RIDGE,
-             "--max-jobs", "4", "--scheduler", "sync", "--out", str(tmp_path / "f"))  # fmt: skip
-    _one_line_error(few, "the sweep has 6 jobs", "--max-jobs 4")
 
 
 def test_jobs_are_counted_not_built() -> None:
@@ -247,6 +244,8 @@ def test_jobs_are_counted_not_built() -> None:
     with pytest.raises(ConfigError, match="1,000,000,000,000 jobs"):
         build_jobs(RunConfig(data=DataConfig("AAPL")), ["AAPL"], huge)
     assert check_job_count(3, (("lookback", (10, 20)),), None) == 6
+    with pytest.raises(ConfigError, match=r"has 6 jobs \(3 ticker\(s\) x 2 lookback\), more than --max-jobs 4"):
+        check_job_count(3, (("lookback", (10, 20)),), 4)
     with pytest.raises(ConfigError, match="--max-jobs must be at least 1"):
         check_job_count(1, (), 0)
 
@@ -309,11 +308,54 @@ def test_a_scheduler_killed_mid_sweep_is_one_line_and_the_rows_are_kept(tmp_path
     errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
     assert child.returncode == 2 and "Traceback" not in stderr and len(errors) == 1, stderr
     assert f"the Dask scheduler {address} went away while jobs ran" in errors[0]
-    assert f"{done} of 8 jobs have results, saved in {out}" in errors[0] and "rerun the same command" in errors[0]
+    assert f"rerun the same command: {done} of 8 jobs have results, saved in {out}, and only the rest" in errors[0]
     assert 1 <= done < 8
     resumed = bt("sweep", "lstm-strategy", *GRID_8, "--scheduler", "sync", "--out", str(out))
     assert resumed.returncode == 0, resumed.stderr
     assert f"8 of 8 jobs have results ({8 - done} run now, {done} from an earlier run)" in resumed.stdout
+
+
+def _report_then_wait(report: Callable[[str], None]) -> None:
+    """A task (run on a worker) that says it started, then waits until its worker is stopped."""
+    report("started")
+    threading.Event().wait(HANG)
+
+
+def test_a_scheduler_killed_under_bt_run_is_one_line(tmp_path: Path) -> None:
+    """``bt run``'s runner (``DaskRunner``): a lost scheduler is a SchedulerLostError, not Dask's cancellation."""
+    from distributed import Client
+
+    from backtests.dask_setup import SchedulerLostError
+    from backtests.parallel import DaskRunner
+    from forecasting.parallel import Task
+
+    scheduler, worker, address = _start_scheduler(tmp_path)
+    started, raised = threading.Event(), []
+    try:
+        with Client(address, timeout="30s") as client:
+            worker_address = next(iter(client.scheduler_info()["workers"]))
+            with pytest.raises(ConfigError, match="is it a worker's address"):  # a Dask server, not the scheduler
+                ExecutorSpec(worker_address).check_reachable()
+            runner = DaskRunner(client, address)
+
+            def run() -> None:
+                try:
+                    runner.run([Task(_report_then_wait, (), "wait")], on_report=lambda _: started.set())
+                except BaseException as exc:  # noqa: BLE001 - handed to the test
+                    raised.append(exc)
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            assert started.wait(HANG), "the task never started"
+            scheduler.kill()
+            thread.join(HANG)
+            assert not thread.is_alive(), "the runner hung after its scheduler died"
+    finally:
+        for proc in (worker, scheduler):
+            proc.kill()
+            proc.wait(timeout=HANG)
+    assert len(raised) == 1 and isinstance(raised[0], SchedulerLostError), raised
+    assert f"the Dask scheduler {address} went away" in str(raised[0]) and "\n" not in str(raised[0])
 
 
 def test_ctrl_c_on_a_sweep_is_one_line_without_worker_tracebacks(tmp_path: Path) -> None:

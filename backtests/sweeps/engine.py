@@ -54,6 +54,7 @@ def run_jobs(jobs: list[Job], spec: ExecutorSpec, *, lean: bool, on_done: OnDone
         except BaseException as exc:
             if lost_scheduler(client, exc):
                 raise SchedulerLostError(f"the Dask scheduler {spec.scheduler} went away while jobs ran "
-                                         f"({type(exc).__name__})") from None  # fmt: skip
+                                         f"({type(exc).__name__}); start it again (or pass another --scheduler) "
+                                         "and rerun") from None  # fmt: skip
             client.cancel(list(futures))
             raise

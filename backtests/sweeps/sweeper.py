@@ -98,9 +98,8 @@ def sweep(
     try:
         run_jobs(pending, spec, lean=lean, on_done=on_done, notify=say, on_ready=report)
     except SchedulerLostError as exc:
-        raise SchedulerLostError(f"{exc}; {len(folder.rows)} of {len(jobs)} jobs have results, saved in "
-                                 f"{folder.path}: start it again (or pass another --scheduler) and rerun the same "
-                                 "command to compute only the rest") from None  # fmt: skip
+        raise SchedulerLostError(f"{exc} the same command: {len(folder.rows)} of {len(jobs)} jobs have results, "
+                                 f"saved in {folder.path}, and only the rest are computed") from None  # fmt: skip
     folder.write_results()
     page, headline = _verdict(folder)
     failures = pd.read_csv(folder.path / "failures.csv") if (folder.path / "failures.csv").exists() else None
