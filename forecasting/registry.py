@@ -119,6 +119,9 @@ def saved_class(path: str) -> type | None:
     a plugin whose class lives elsewhere than its entry point says (re-exported by its package) is
     matched by the class's own ``module:Class`` once the plugin, registered by the user, is loaded.
     """
+    builtin = next((ForecasterSpec(name, t) for name, t in _BUILTIN.items() if t == path), None)
+    if builtin is not None:  # found without scanning the installed distributions (as ``get`` does)
+        return _loaded(builtin)
     specs = available()
     for spec in specs.values():
         if spec.target == path:
