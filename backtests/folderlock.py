@@ -142,7 +142,8 @@ def let_go(folder: Path) -> None:
 
 
 @atexit.register
-def _let_go_all() -> None:
+def let_go_all() -> None:
+    """Release every folder this process holds: when it ends (also by ``os._exit``, which skips atexit)."""
     for folder in list(_CLAIMS):
         let_go(folder)
 

@@ -26,6 +26,8 @@ from backtests.outfolder import FolderError, check_writable
 from backtests.portfolio.paper_account import write_portfolio_paper_report
 from reports.files import atomic_write_text
 
+from .conftest import bt
+
 NAIVE = ["--model", "naive", "--start", "2026-06-01", "--train-days", "60", "--lookback", "10"]
 RIDGE_SWEEP = ["--model", "ridge", "--start", "2026-06-01", "--train-days", "60", "--lookback", "10", "--source",
                "bundled", "--scheduler", "sync"]  # fmt: skip
@@ -247,6 +249,13 @@ def test_nothing_is_left_behind_after_sigterm_and_a_killed_writers_leftovers_are
     assert _hidden(tmp_path) != []  # SIGKILL leaves the staging folder and the lock file ...
     assert _run(out, "--overwrite")[0] == 0  # ... which the next writer of the same folder removes
     assert _hidden(tmp_path) == [] and _snapshot(out) != before
+
+
+def test_a_command_failing_after_its_check_leaves_no_lock_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.csv"
+    result = bt("run", "lstm-strategy", "AAPL", *NAIVE, "--csv", str(missing), "--out", str(tmp_path / "r"))
+    _error(result.returncode, result.stderr, "missing.csv")  # found after the run folder was checked and claimed
+    assert sorted(os.listdir(tmp_path)) == []
 
 
 def test_the_current_folder_is_refused_as_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

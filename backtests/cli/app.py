@@ -271,6 +271,7 @@ def main() -> None:
     command and can hang in TensorFlow's; the output streams and logging are flushed first.
     """
     from ..drawing import fewer_collections, stop_early
+    from ..folderlock import let_go_all
 
     fewer_collections()
     try:
@@ -282,6 +283,7 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     finally:
         stop_early()
+        let_go_all()  # the output folders' locks: os._exit below skips atexit
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
