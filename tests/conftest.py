@@ -35,9 +35,10 @@ def aapl() -> pd.DataFrame:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own BT_CACHE_DIR, so no test sees the user's cache or another test's."""
+    """Every test gets its own BT_CACHE_DIR and config folder, so no test sees the user's cache or key."""
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("BT_CACHE_DIR", str(folder))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))  # the cache key file too
     return folder
 
 
