@@ -70,11 +70,14 @@ def check_writable(path: Path, *, what: str, marker: str | None = None, overwrit
             raise
 
 
-def check_target(path: Path, *, what: str, hint: str = "pass another --out") -> None:
-    """Refuse an output folder that is a symbolic link, or the current folder or one holding it."""
+def check_target(path: Path, *, what: str, hint: str = "pass another --out", replaced: bool = True) -> None:
+    """Refuse an output folder that is a symbolic link; one that is ``replaced`` whole, also the current folder
+    or one holding it (the shell would be left in a deleted folder)."""
     if path.is_symlink():
         raise FolderError(f"{what} {path} is a symbolic link; bt writes only into a real folder: pass the folder "
                           f"it points to, or {hint}")  # fmt: skip
+    if not replaced:
+        return
     try:
         here = Path.cwd().resolve()
     except OSError:

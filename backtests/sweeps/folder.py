@@ -62,7 +62,7 @@ class SweepFolder:
     def _check_writable(self) -> None:
         """Claim the folder (one sweep at a time) and refuse one holding sweep files bt did not write."""
         check_writable(self.path, what="sweep folder")
-        check_target(self.path, what="sweep folder")
+        check_target(self.path, what="sweep folder", replaced=False)  # written into, never replaced
         claim(self.path, "sweep folder")
         try:
             self._check_own()
