@@ -60,7 +60,7 @@ TlsCert = Annotated[Path | None, typer.Option("--tls-cert", help="TLS: this clie
 TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="TLS: this client's private key.")]
 Lean = Annotated[bool, typer.Option("--lean", help="Keep only each job's tables, no per-job report pages.")]
 MaxJobs = Annotated[int, typer.Option("--max-jobs", help="Refuse a sweep of more jobs than this (tickers x grid "
-                                                        "points), counted before any job is built.")]
+                                                        "points), counted before any job is built. [default: 10000]")]
 
 
 def sweep_command(
