@@ -184,6 +184,18 @@ def test_a_server_that_answers_something_else_is_named(answer: Callable[[socket.
     assert "\n" not in str(raised)
 
 
+def test_bt_run_checks_its_scheduler_when_its_session_opens() -> None:
+    """``bt run``/``bt walk-forward``'s executor checks ``--scheduler`` as it opens, before any data is read."""
+    from backtests.parallel import ExecutorSession
+
+    address, listener = _serve(_garbage)
+    try:
+        with pytest.raises(ConfigError, match="which is not Dask's handshake"), ExecutorSession(address):
+            pass
+    finally:
+        listener.close()
+
+
 # --- the default local cluster: authenticated
 
 
