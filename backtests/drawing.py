@@ -6,6 +6,9 @@ that while the command computes, then draws what it is sent (``ExecutorSession.d
 command's own work. ``bt`` forks it first thing, before its own imports (``start_early``), for the
 commands that draw a page in it; a command's ``ExecutorSession`` adopts that process (``take_early``)
 or forks one then (``start``). Standard library only, so that ``bt`` can start it before anything else.
+
+Each page is drawn within limits of memory and time (``drawing_limits``); one that is not drawn is a
+``PageNotDrawn`` and one notice, and the command writes everything else.
 """
 
 from __future__ import annotations
@@ -16,14 +19,23 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from reports.undrawn import PageNotDrawn
+
+from .drawing_limits import SECONDS_VAR, cap_memory, limits, within_limits
+from .errors import ConfigError
 
 if TYPE_CHECKING:  # multiprocessing is imported when a process is forked: ``bt --help`` does without
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.process import BaseProcess
 
 DRAWING_COMMANDS = ("run", "report")  # the ``bt`` commands that draw in a drawing process
-_early: list[tuple[ProcessPoolExecutor, list[BaseProcess]]] = []  # the pool, its process
+GRACE_SECONDS = 15.0  # past its time limit, how long a page has before the command ends its process
+PAGES = {"tearsheet_html": "the quantstats tearsheet"}  # what a notice calls a page, by its function
+_early: list[ProcessPoolExecutor] = []  # the pool forked first
+_processes: dict[int, list[BaseProcess]] = {}  # each pool's process, by id() of the pool
+_imports: dict[int, tuple[Future[None], list[float]]] = {}  # each pool's imports, and when they were done
 
 
 def fewer_collections() -> None:
@@ -56,15 +68,73 @@ def _started(parent: int) -> None:
     threading.Thread(target=_end_with, args=(parent,), name="bt-drawing-parent", daemon=True).start()
 
 
+def _preloaded(preload: Callable[[], None]) -> None:
+    """In the drawing process: the imports, then the cap on its memory (``drawing_limits.cap_memory``)."""
+    try:
+        preload()
+    finally:
+        cap_memory()
+
+
 def start(preload: Callable[[], None]) -> ProcessPoolExecutor:
-    """A drawing process, forked now, that runs ``preload`` (the imports drawing needs) first."""
+    """A drawing process, forked now, that runs ``preload`` (the imports drawing needs) first; malformed
+    limits are a one-line ConfigError first."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    limits()
+    before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_started,
                                initargs=(os.getpid(),))  # fmt: skip
-    pool.submit(preload)
+    imported: list[float] = []
+    preloading = pool.submit(_preloaded, preload)
+    preloading.add_done_callback(lambda _: imported.append(time.monotonic()))
+    _processes[id(pool)] = [p for p in multiprocessing.active_children() if p not in before]
+    _imports[id(pool)] = (preloading, imported)
     return pool
+
+
+class Drawing:
+    """A page being drawn in the drawing process ``pool``; ``result`` is its text, or ``PageNotDrawn``,
+    said once through ``notify``, when it failed within its limits. A page past its time limit by
+    GRACE_SECONDS (stuck where its alarm cannot reach) has its process ended by the command."""
+
+    def __init__(self, pool: ProcessPoolExecutor, fn: Callable[..., Any], args: tuple[Any, ...],
+                 notify: Callable[[str], None]) -> None:  # fmt: skip
+        self.pool, self.notify, self.submitted = pool, notify, time.monotonic()
+        self.future = pool.submit(within_limits, fn, *args)
+        self.what = PAGES.get(getattr(fn, "__name__", ""), "a page")
+
+    def result(self) -> Any:
+        """The page's text; ``PageNotDrawn`` if it was not drawn."""
+        try:
+            return self._wait()
+        except PageNotDrawn as error:
+            self.notify(f"{self.what} was not drawn: {error}; the rest of the run folder is written, and "
+                        "`bt report RUN_FOLDER` draws it again (raise the limit if need be)")  # fmt: skip
+            raise
+
+    def _wait(self) -> Any:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures import TimeoutError as Late
+        from concurrent.futures.process import BrokenProcessPool
+
+        limit = limits()
+        if id(self.pool) in _imports:  # the page waits for the imports: that is not its time
+            preloading, imported = _imports[id(self.pool)]
+            wait([preloading, self.future], return_when=FIRST_COMPLETED)
+            self.submitted = max(self.submitted, imported[0] if imported else time.monotonic())
+        began = self.submitted
+        try:
+            return self.future.result(timeout=max(0.0, began + limit.seconds + GRACE_SECONDS - time.monotonic()))
+        except Late:
+            for process in _processes.get(id(self.pool), []):
+                process.kill()
+            raise PageNotDrawn(f"it took longer than {limit.seconds:g} s ({SECONDS_VAR}); its drawing "
+                               "process was ended") from None  # fmt: skip
+        except BrokenProcessPool:
+            raise PageNotDrawn(f"the drawing process ended under it (killed, or out of memory; the limits: "
+                               f"{limit.words()})") from None  # fmt: skip
 
 
 def _prepare() -> None:
@@ -92,11 +162,10 @@ def start_early(args: Sequence[str]) -> None:
     """Fork the drawing process now if ``bt ARGS`` will draw in one: before ``bt`` imports anything else,
     so its imports and the command's run side by side from the first moment."""
     if draws(args) and can_fork():
-        import multiprocessing
-
-        before = set(multiprocessing.active_children())
-        pool = start(_prepare)
-        _early.append((pool, [p for p in multiprocessing.active_children() if p not in before]))
+        try:
+            _early.append(start(_prepare))
+        except ConfigError:  # malformed limits: the command's session says so, in one line
+            return
 
 
 def take_early(preload: Callable[[], None]) -> ProcessPoolExecutor | None:
@@ -104,13 +173,13 @@ def take_early(preload: Callable[[], None]) -> ProcessPoolExecutor | None:
     (then it is the taker's to shut down)."""
     if not _early or f"{preload.__module__}.{preload.__qualname__}" != EARLY_PRELOAD:
         return None
-    return _early.pop()[0]
+    return _early.pop()
 
 
 def stop_early() -> None:
     """Stop a drawing process that nothing took (the command failed first, or drew elsewhere) at once."""
     while _early:
-        pool, processes = _early.pop()
-        for process in processes:
+        pool = _early.pop()
+        for process in _processes.get(id(pool), []):
             process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)

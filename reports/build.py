@@ -14,6 +14,7 @@ from .files import atomic_write_text
 from .page import run_page
 from .saved import load_run
 from .tearsheet import tearsheet_html, tearsheet_title
+from .undrawn import PageNotDrawn, undrawn_page
 
 
 class Pending(Protocol):
@@ -30,21 +31,34 @@ def build_report(folder: Path, *, tearsheet: Pending | None = None, draw: Draw |
 
     ``tearsheet`` is this run's tearsheet (``tearsheet_html`` of its saved strategy and benchmark
     returns and title) already being drawn; otherwise ``draw`` starts it, or it is drawn here.
-    Nothing is written when a saved file is missing, damaged or from another version.
+    Nothing is written when a saved file is missing, damaged or from another version; a tearsheet that
+    was not drawn (``PageNotDrawn``: past the drawing process's limits) is a short page saying so.
     """
     folder = Path(folder)
     run = load_run(folder)
     meta = run.meta
+    title = tearsheet_title(meta["data"]["ticker"], meta["config"]["strategy"]["name"],
+                            meta["period"]["first_day"], meta["period"]["last_day"])  # fmt: skip
     if tearsheet is None:
-        title = tearsheet_title(meta["data"]["ticker"], meta["config"]["strategy"]["name"],
-                                meta["period"]["first_day"], meta["period"]["last_day"])  # fmt: skip
         args: tuple[Any, ...] = (run.returns["strategy"], run.returns["benchmark"].rename(meta["benchmark"]["ticker"]),
                                  title)  # fmt: skip
         tearsheet = draw(tearsheet_html, *args) if draw is not None else _Drawn(tearsheet_html(*args))
     page = run_page(run, "tearsheet.html")
-    atomic_write_text(folder / "tearsheet.html", tearsheet.result())
+    write_page(folder / "tearsheet.html", tearsheet, title)
     atomic_write_text(folder / "report.html", page)
     return folder / "report.html"
+
+
+def write_page(path: Path, pending: Pending, title: str) -> None:
+    """Write a page drawn elsewhere; if it was not drawn (``PageNotDrawn``), a short page saying why, unless
+    ``path`` holds the page already (``bt report`` redrawing it from the same saved returns keeps it)."""
+    try:
+        text = pending.result()
+    except PageNotDrawn as exc:
+        if path.is_file():
+            return
+        text = undrawn_page(title, str(exc))
+    atomic_write_text(path, text)
 
 
 class _Drawn:

@@ -37,8 +37,19 @@ def html_table(frame: pd.DataFrame, **kwargs: Any) -> str:
     return frame.to_html(border=0, na_rep="–", escape=True, **kwargs)
 
 
+def trades_table(trades: pd.DataFrame, what: str = "trades") -> str:
+    """The fills as a scrolling table, or a line saying there were none (a strategy that never traded)."""
+    if trades.empty:
+        return f'<p class="note">No {what}: the strategy never traded in this period.</p>'
+    return f'<div class="scroll">{html_table(trades, index=False)}</div>'
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:.2f}%"
+
+
+def _num(x: float) -> str:
+    return "n/a" if x != x else f"{x:.2f}"  # NaN: a flat series (no trade) has no Sharpe, hence no PSR
 
 
 def model_label(meta: dict[str, Any]) -> str:
@@ -102,14 +113,14 @@ def headline(run: Any) -> str:
     s, meta = run.meta["summary"], run.meta
     bench = meta["benchmark"]["ticker"]
     rows = [{"": LABELS[k] if k != "benchmark" else f"benchmark ({bench})", "total return": _pct(s[k]["total_return"]),
-             "CAGR": _pct(s[k]["cagr"]), "Sharpe": f"{s[k]['sharpe']:.2f}", "max drawdown": _pct(s[k]["max_drawdown"])}
+             "CAGR": _pct(s[k]["cagr"]), "Sharpe": _num(s[k]["sharpe"]), "max drawdown": _pct(s[k]["max_drawdown"])}
             for k in LABELS if k in s]  # fmt: skip
     name = meta["config"]["strategy"]["name"]
     rows[0][""] = name
     trade = strategy_verdict(s["strategy"]["sharpe"], s["buy_and_hold"]["sharpe"], s["psr_vs_buy_and_hold"], name)
     parts = [f'<p class="verdict">{html.escape(sentence(trade))}</p>', html_table(pd.DataFrame(rows), index=False),
-             f"<p>Trades (fills): {s['trades']}. Probabilistic Sharpe ratio: {s['psr_vs_zero']:.2f} that the true "
-             f"Sharpe exceeds 0, {s['psr_vs_buy_and_hold']:.2f} that it exceeds buy-and-hold's.</p>"]  # fmt: skip
+             f"<p>Trades (fills): {s['trades']}. Probabilistic Sharpe ratio: {_num(s['psr_vs_zero'])} that the true "
+             f"Sharpe exceeds 0, {_num(s['psr_vs_buy_and_hold'])} that it exceeds buy-and-hold's.</p>"]  # fmt: skip
     if run.forecasts is not None:
         parts.insert(0, f'<p class="verdict">{html.escape(sentence(forecast_words(run)))}</p>')
         parts.append(f"<p>Forecast RMSE {s['forecast_rmse']:.4f} against {s['naive_rmse']:.4f} for the naive "
@@ -187,7 +198,7 @@ def run_page(run: Any, tearsheet: str | None) -> str:
         sections += forecast_sections(run)
     sections.append(("equity", "Equity curves and trades",
                      f'<img alt="equity curves" src="{charts.equity_curves(run.returns, labels)}">'
-                     f'<div class="scroll">{html_table(trades, index=False)}</div>'))  # fmt: skip
+                     f"{trades_table(trades)}"))  # fmt: skip
     sheet = (f'<p><a href="{tearsheet}">Open the quantstats tearsheet on its own page</a>.</p>'
              f'<iframe title="quantstats tearsheet" src="{tearsheet}"></iframe>') if tearsheet else "<p>None.</p>"
     sections.append(("tearsheet", "Quantstats tearsheet (strategy vs benchmark)", sheet))
@@ -214,7 +225,7 @@ def paper_page(run: Any, tearsheet: str) -> str:
     sections = [("headline", "Headline", headline(run)),
                 ("equity", "Equity curves and fills",
                  f'<img alt="equity curves" src="{charts.equity_curves(run.returns, labels)}">'
-                 f'<div class="scroll">{html_table(trades, index=False)}</div>'),
+                 f"{trades_table(trades, 'fills')}"),
                 ("tearsheet", "Quantstats tearsheet (paper account vs benchmark)", sheet),
                 ("config", "Configuration, data and versions", provenance(run))]  # fmt: skip
     return page(title, subtitle, sections)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .build import Draw
+from .build import Draw, write_page
 from .files import atomic_write_text
-from .page import html_table, page
+from .page import html_table, page, trades_table
 from .portfolio_charts import equity_curves, holdings_heatmap, turnover_chart
 from .portfolio_saved import RULE_LABELS, SavedPortfolio, load_portfolio
 from .sweep_stats import VERDICTS, forecast_verdicts, format_p, pooled_dm, sign_test
@@ -85,7 +85,7 @@ def headline(run: SavedPortfolio) -> str:
         if universe.get("missing") else ""  # fmt: skip
     return (f'<p class="verdict">{html.escape(sentence(verdict))}</p>'
             f"{html_table(headline_rows(run), index=False)}"
-            f"<p>{html.escape(rule)} Trades (fills): {s['trades']}; PSR {s['psr_vs_zero']:.2f} that the strategy's "
+            f"<p>{html.escape(rule)} Trades (fills): {s['trades']}; PSR {_num(s['psr_vs_zero'])} that the strategy's "
             f"true Sharpe exceeds 0.{html.escape(left + missing)}</p>"
             '<p class="note">PSR: the probability that the strategy\'s true Sharpe ratio exceeds that row\'s '
             "(Bailey and Lopez de Prado); every row is over the same days.</p>")  # fmt: skip
@@ -163,7 +163,7 @@ def portfolio_page(run: SavedPortfolio, tearsheet: str) -> str:
         ("holdings", "Holdings over time", f'<img alt="holdings heatmap" src="{holdings_heatmap(run.weights)}">'),
         ("turnover", "Turnover and costs", activity_section(run)),
         ("forecasts", "Forecasts, ticker by ticker", forecast_section(run)),
-        ("trades", "Trades", f'{note}<div class="scroll">{html_table(trades, index=False)}</div>'),
+        ("trades", "Trades", f"{note}{trades_table(trades)}"),
         ("tearsheet", "Quantstats tearsheet (strategy vs benchmark)", sheet),
         ("config", "Configuration, data and versions", provenance(run)),
     ]  # fmt: skip
@@ -182,7 +182,10 @@ def build_portfolio_report(folder: Path, *, draw: Draw | None = None) -> Path:
     args = (run.returns["strategy"], bench, title(run))
     sheet = draw(tearsheet_html, *args) if draw is not None else None
     report = portfolio_page(run, "tearsheet.html")
-    atomic_write_text(folder / "tearsheet.html", sheet.result() if sheet is not None else tearsheet_html(*args))
+    if sheet is not None:
+        write_page(folder / "tearsheet.html", sheet, args[2])
+    else:
+        atomic_write_text(folder / "tearsheet.html", tearsheet_html(*args))
     atomic_write_text(folder / "report.html", report)
     return folder / "report.html"
 
@@ -201,7 +204,7 @@ def paper_portfolio_page(heading: str, meta: dict, returns: pd.DataFrame, weight
     sheet = (f'<p><a href="{tearsheet}">Open the quantstats tearsheet on its own page</a>.</p>'
              f'<iframe title="quantstats tearsheet" src="{tearsheet}"></iframe>')  # fmt: skip
     config = f"<pre>{html.escape(json.dumps(meta['config'], indent=2))}</pre>"
-    note = (f"<p>Fills: {s['trades']}; PSR {s['psr_vs_zero']:.2f} that the account's true Sharpe exceeds 0.</p>"
+    note = (f"<p>Fills: {s['trades']}; PSR {_num(s['psr_vs_zero'])} that the account's true Sharpe exceeds 0.</p>"
             '<p class="note">Every row is over the account\'s days, from its opening cash, with its broker and rule '
             "settings; the top-k rows trade the account's rule on other scores. PSR: the probability that the "
             "account's true Sharpe ratio exceeds that row's (Bailey and Lopez de Prado).</p>")  # fmt: skip
@@ -210,7 +213,7 @@ def paper_portfolio_page(heading: str, meta: dict, returns: pd.DataFrame, weight
                                  f"{html_table(rows, index=False)}{note}"),
         ("equity", "Equity curves", f'<img alt="equity curves" src="{equity_curves(returns, names)}">'),
         ("holdings", "Holdings over time", f'<img alt="holdings heatmap" src="{holdings_heatmap(weights)}">'),
-        ("fills", "Fills", f'<div class="scroll">{html_table(shown, index=False)}</div>'),
+        ("fills", "Fills", trades_table(shown, "fills")),
         ("tearsheet", "Quantstats tearsheet (paper account vs benchmark)", sheet),
         ("config", "Configuration and versions",
          f"{config}<pre>{html.escape(json.dumps(meta['versions'], indent=2))}</pre>"),

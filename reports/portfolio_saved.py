@@ -6,7 +6,6 @@ foreign file is a one-line ``SavedRunError`` naming it, and nothing is overwritt
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .saved import SavedRunError, read_run_json
+from .saved_fields import PORTFOLIO_FIELDS, check_fields, plain_file, portfolio_column_fields, read_json
 
 KIND = "bt-lstm portfolio run"
 FORMAT = 1
@@ -45,8 +45,8 @@ class SavedPortfolio:
 def kind_of(folder: Path) -> str | None:
     """The ``kind`` in a folder's run.json (None when it has none that can be read)."""
     try:
-        meta = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        meta = read_json(Path(folder) / "run.json", SavedRunError, "")
+    except (OSError, SavedRunError):  # load_run then says what is wrong with it
         return None
     return meta.get("kind") if isinstance(meta, dict) else None
 
@@ -54,6 +54,7 @@ def kind_of(folder: Path) -> str | None:
 def _table(folder: Path, name: str) -> pd.DataFrame:
     columns, dates, index = _TABLES[name]
     path = folder / name
+    plain_file(path, SavedRunError, "rerun `bt run topk-strategy`")
     try:
         frame = pd.read_csv(path, parse_dates=dates)
     except FileNotFoundError:
@@ -64,7 +65,9 @@ def _table(folder: Path, name: str) -> pd.DataFrame:
     if missing:
         raise SavedRunError(f"{path}: not a bt-lstm portfolio table (missing columns {', '.join(missing)}).")
     for col in dates:
-        if len(frame) and not pd.api.types.is_datetime64_any_dtype(frame[col]):
+        if frame.empty:  # a run without trades: no dates to parse
+            frame[col] = pd.to_datetime(frame[col])
+        elif not pd.api.types.is_datetime64_any_dtype(frame[col]):
             raise SavedRunError(f"{path}: column {col} holds values that are not dates; the file is damaged.")
     return frame.set_index(index) if index else frame
 
@@ -73,7 +76,11 @@ def load_portfolio(folder: Path) -> SavedPortfolio:
     """Read and check a portfolio run folder."""
     folder = Path(folder)
     meta = read_run_json(folder, kind=KIND, version=FORMAT, what="bt-lstm portfolio run", rerun="bt run topk-strategy")
+    hint = "rerun `bt run topk-strategy`"
+    check_fields(folder / "run.json", meta, PORTFOLIO_FIELDS, error=SavedRunError, hint=hint)
     tables = {name.removesuffix(".csv"): _table(folder, name) for name in _TABLES}
+    columns = portfolio_column_fields(tables["returns"].columns, meta["summary"]["activity"])
+    check_fields(folder / "run.json", meta, columns, error=SavedRunError, hint=hint)
     if len(tables["weights"]) != len(tables["returns"]):
         raise SavedRunError(f"{folder / 'weights.csv'}: {len(tables['weights'])} rows but returns.csv has "
                             f"{len(tables['returns'])}; the folder is damaged.")  # fmt: skip

@@ -7,12 +7,13 @@ overwritten. A ``bt walk-forward`` folder has forecasts but no returns or trades
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from .saved_fields import FORECAST_FIELDS, RUN_FIELDS, check_fields, metric_fields, plain_file, read_json
 
 FORMAT = 2
 KIND = "bt-lstm run"
@@ -51,6 +52,7 @@ class SavedRun:
 
 def _read_table(folder: Path, name: str) -> pd.DataFrame:
     path = folder / name
+    plain_file(path, SavedRunError, "rerun `bt run`")
     try:
         frame = pd.read_csv(path, parse_dates=_DATES[name])
     except FileNotFoundError:
@@ -73,11 +75,9 @@ def read_run_json(folder: Path, *, kind: str, version: int, what: str, rerun: st
     SavedRunError naming the file (``what`` names the kind of file, ``rerun`` the command that rewrites it)."""
     path = folder / "run.json"
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json(path, SavedRunError, f"rerun `{rerun}`")
     except FileNotFoundError:
         raise SavedRunError(f"{path}: missing; {folder} is not a complete run folder.") from None
-    except (ValueError, UnicodeDecodeError):
-        raise SavedRunError(f"{path}: not valid JSON (truncated or damaged); rerun `{rerun}`.") from None
     if not isinstance(meta, dict) or meta.get("kind") != kind:
         raise SavedRunError(f"{path}: not a {what} file.")
     if meta.get("format") != version:
@@ -92,9 +92,9 @@ def load_run(folder: Path) -> SavedRun:
     if not folder.is_dir():
         raise SavedRunError(f"{folder}: no such run folder.")
     meta = read_run_json(folder, kind=KIND, version=FORMAT, what="bt-lstm run", rerun="bt run")
+    has_forecasts = check_run_fields(folder / "run.json", meta)
     returns = _read_table(folder, "returns.csv").set_index("date")
     trades = _read_table(folder, "trades.csv")
-    has_forecasts = "forecast_rmse" in meta.get("summary", {})
     forecasts, folds, baselines = (
         (_read_table(folder, n) for n in ("forecasts.csv", "folds.csv", "baselines.csv"))
         if has_forecasts else (None, None, None)
@@ -103,3 +103,15 @@ def load_run(folder: Path) -> SavedRun:
         raise SavedRunError(f"{folder / 'forecasts.csv'}: {len(forecasts)} rows but returns.csv has "
                         f"{len(returns)}; the folder is damaged, rerun `bt run`.")  # fmt: skip
     return SavedRun(folder, meta, returns, trades, forecasts, folds, baselines)
+
+
+def check_run_fields(path: Path, meta: dict[str, Any]) -> bool:
+    """Every field of a run's run.json that its page reads is there and of its type (a one-line
+    SavedRunError naming the first that is not); whether the run has forecasts."""
+    check_fields(path, meta, RUN_FIELDS, error=SavedRunError, hint="rerun `bt run`")
+    summary = meta["summary"]
+    shown = [col for col in ("sma_cross", "benchmark") if col in summary]
+    has_forecasts = "forecast_rmse" in summary
+    check_fields(path, meta, [*metric_fields(shown), *(FORECAST_FIELDS if has_forecasts else [])],
+                 error=SavedRunError, hint="rerun `bt run`")  # fmt: skip
+    return has_forecasts

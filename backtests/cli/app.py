@@ -189,15 +189,14 @@ def report_command(
 ) -> None:
     """Rebuild report.html (and tearsheet.html) of RUN_FOLDER from its saved files, without training."""
     from reports.portfolio_saved import KIND, kind_of
-
-    if kind_of(run_folder) == KIND:  # a portfolio's folder (bt run topk-strategy)
-        from reports.portfolio_page import build_portfolio_report
-
-        console.out.print(f"report: {build_portfolio_report(run_folder)}", soft_wrap=True)
-        return
     from reports.tearsheet import prepare_drawing_process
 
     with _executor(None, None, preload=prepare_drawing_process) as executor:  # the tearsheet drawn beside the charts
+        if kind_of(run_folder) == KIND:  # a portfolio's folder (bt run topk-strategy)
+            from reports.portfolio_page import build_portfolio_report
+
+            console.out.print(f"report: {build_portfolio_report(run_folder, draw=executor.draw)}", soft_wrap=True)
+            return
         from reports.build import build_report
 
         console.out.print(f"report: {build_report(run_folder, draw=executor.draw)}", soft_wrap=True)

@@ -119,7 +119,8 @@ def _drawing(scheduler: str | None) -> Any:
 
     from ..parallel import ExecutorSession
 
-    return ExecutorSession("sync" if scheduler == "sync" else None, preload=prepare_drawing_process)
+    return ExecutorSession("sync" if scheduler == "sync" else None, notify=console.notice,
+                           preload=prepare_drawing_process)  # fmt: skip
 
 
 def check_strategy(name: str) -> None:

@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ class Ledger:
     def __init__(self, folder: Path, *, create: bool = False) -> None:
         self.folder = Path(folder)
         self.path = self.folder / "paper.db"
-        if not self.path.exists():
+        if not self._plain_file():
             if not create:
                 raise ExperimentError(f"no paper experiments yet in {self.folder}; create one with `bt paper start`")
             self._initialise()
@@ -134,6 +135,24 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
+
+    def _plain_file(self) -> bool:
+        """Whether the ledger file exists; a LedgerError if it is not a regular file (a folder, a FIFO, whose
+        reading would hang, a device, a link to nothing): it is left as it is."""
+        hint = "move it away or point BT_PAPER_DIR elsewhere"
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            if self.path.is_symlink():
+                target = os.readlink(self.path)
+                raise LedgerError(f"{self.path} is a symbolic link to nothing ({target}); {hint}") from None
+            return False
+        except OSError as exc:
+            raise LedgerError(f"{self.path} cannot be read ({exc.strerror}); {hint}") from None
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
+            raise LedgerError(f"{self.path} is {kind}, not a ledger file; {hint}")
+        return True
 
     def _initialise(self) -> None:
         """Build the schema in a temporary file and rename it into place: a half-made ledger never exists."""
