@@ -3,7 +3,8 @@
 Run: ``python -m benchmarks.bench_run`` (from the repo root, project installed); ``--predictions``
 prints only the last line below (what the LSTM's predictions cost); ``--against REV [REPEAT]`` times
 only the default run, cold, side by side with commit REV's (see ``against``); ``--seeds-ratio [REPEAT]``
-only ``--seeds 4`` against ``--seeds 1``, cold, in alternating pairs (see ``seeds_ratio``).
+only ``--seeds 4`` against ``--seeds 1``, cold, in alternating pairs (see ``seeds_ratio``);
+``--cached-against REV [REPEAT]`` only the cached run, side by side with commit REV's (see ``cached_against``).
 Each command runs in a fresh process, one after the other, so the figures are comparable
 within one run of this script (not across runs: other work on the machine moves them; the
 load average before and after is printed). The default run and ``--seeds 4`` each start
@@ -20,15 +21,17 @@ process, what the LSTM's predictions cost a default run (``prediction_cost``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+SHORT_RUNS = 5  # ``bt --help`` and the cached run are short and noisy: their rows are the median of this many
 BT = [sys.executable, "-c", "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"]
 RUN = ["run", "lstm-strategy", "AAPL"]
 
@@ -91,32 +94,61 @@ def prediction_cost(folds: int = 60, days: int = 21) -> str:
             f"pass {single * 1000:.1f} ms; over {folds} folds {fixed * folds:.2f} s against {single * folds:.2f} s")
 
 
-def against(rev: str, repeat: int = 2) -> str:
-    """The default run, cold, of this tree and of commit ``rev`` side by side: a git worktree of ``rev``
-    (its own packages imported first, from its folder), the two alternating ``repeat`` times (which goes
-    first alternates too), each run with an empty cache of its own. The median of each and their ratio."""
-    import statistics
-
+@contextlib.contextmanager
+def _beside(rev: str) -> Iterator[tuple[dict[str, Path], Path]]:
+    """This tree and a git worktree of commit ``rev`` (its own packages imported first, from its folder),
+    labelled, and a scratch folder; both removed afterwards."""
     root = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="bt-bench-against-"))
     trees = {"this tree": root, rev: work / "tree"}
-    walls: dict[str, list[float]] = {label: [] for label in trees}
     try:
         subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(trees[rev]), rev],
                        check=True)  # fmt: skip
+        yield trees, work
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(trees[rev])], check=False,
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _side_by_side(walls: dict[str, list[float]], what: str) -> str:
+    """Each tree's median wall, their ratio, and every wall."""
+    import statistics
+
+    this, other = (statistics.median(values) for values in walls.values())
+    runs = "; ".join(f"{label}: " + ", ".join(f"{w:.2f}" for w in values) for label, values in walls.items())
+    return f"{what}: this tree {this:.2f} s, {list(walls)[1]} {other:.2f} s, ratio {this / other:.2f} ({runs} s)"
+
+
+def against(rev: str, repeat: int = 2) -> str:
+    """The default run, cold, of this tree and of commit ``rev`` side by side (``_beside``), the two
+    alternating ``repeat`` times (which goes first alternates too), each run with an empty cache of its
+    own. The median of each and their ratio."""
+    with _beside(rev) as (trees, work):
+        walls: dict[str, list[float]] = {label: [] for label in trees}
         for turn in range(repeat):
             for side, label in enumerate(list(trees) if turn % 2 == 0 else list(trees)[::-1]):
                 run = work / f"run-{turn}-{side}"
                 env = {**os.environ, "BT_CACHE_DIR": str(run / "cache")}
                 walls[label].append(timed([*RUN, "--out", str(run / "out")], env, trees[label])[0])
-    finally:
-        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(trees[rev])], check=False,
-                       capture_output=True)  # fmt: skip
-        shutil.rmtree(work, ignore_errors=True)
-    this, other = (statistics.median(walls[label]) for label in trees)
-    runs = "; ".join(f"{label}: " + ", ".join(f"{w:.1f}" for w in values) for label, values in walls.items())
-    return (f"bt run lstm-strategy AAPL, cold, median of {repeat}: this tree {this:.1f} s, {rev} {other:.1f} s, "
-            f"ratio {this / other:.2f} ({runs} s)")
+    return _side_by_side(walls, f"bt run lstm-strategy AAPL, cold, median of {repeat}")
+
+
+def cached_against(rev: str, repeat: int = SHORT_RUNS) -> str:
+    """The cached run (``main``'s row) of this tree and of commit ``rev`` side by side (``_beside``): each
+    tree fills a cache of its own with one cold default run, then their cached runs alternate ``repeat``
+    times (which goes first alternates too). The median of each and their ratio."""
+    with _beside(rev) as (trees, work):
+        envs = {label: {**os.environ, "BT_CACHE_DIR": str(work / f"cache-{side}")}
+                for side, label in enumerate(trees)}  # fmt: skip
+        for side, label in enumerate(trees):
+            timed([*RUN, "--out", str(work / f"cold-{side}")], envs[label], trees[label])
+        walls: dict[str, list[float]] = {label: [] for label in trees}
+        for turn in range(repeat):
+            for label in list(trees) if turn % 2 == 0 else list(trees)[::-1]:
+                args = [*RUN, "--threshold", "0.001", "--out", str(work / "warm"), "--overwrite"]
+                walls[label].append(timed(args, envs[label], trees[label])[0])
+    return _side_by_side(walls, f"bt run lstm-strategy AAPL --threshold 0.001, cached, median of {repeat}")
 
 
 def seeds_ratio(repeat: int = 3) -> str:
@@ -149,9 +181,6 @@ def _best_of(repeat: int, fn: Callable[[], object]) -> float:
         fn()
         times.append(time.perf_counter() - began)
     return min(times)
-
-
-SHORT_RUNS = 5  # ``bt --help`` and the cached run are short and noisy: their rows are the median of this many
 
 
 def _median_run(args: list[str], env: dict[str, str], runs: int) -> tuple[float, float, float, list[float]]:
@@ -195,6 +224,10 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["--seeds-ratio"]:  # python -m benchmarks.bench_run --seeds-ratio [REPEAT]
         before = _load()
         print(seeds_ratio(int(sys.argv[2]) if len(sys.argv) > 2 else 3))
+        print(f"load average (1, 5, 15 min) before {before}, after {_load()}")
+    elif sys.argv[1:2] == ["--cached-against"]:  # python -m benchmarks.bench_run --cached-against REV [REPEAT]
+        before = _load()
+        print(cached_against(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else SHORT_RUNS))
         print(f"load average (1, 5, 15 min) before {before}, after {_load()}")
     elif sys.argv[1:2] == ["--against"]:  # python -m benchmarks.bench_run --against REV [REPEAT]
         before = _load()

@@ -16,8 +16,10 @@ from typing import Any
 from . import registry
 from .base import Forecaster
 from .splitter import WalkForwardSplitter, WindowKind
+from .tf_runtime import SEED_LIMIT
 
 Params = tuple[tuple[str, Any], ...]
+MEMBER_STEP = 10_000  # an ensemble's members have the seeds ``seed``, ``seed + MEMBER_STEP``, ...
 
 
 def _frozen(value: Any) -> Any:
@@ -46,10 +48,16 @@ class ForecastConfig:
     def __post_init__(self) -> None:
         items = self.params.items() if isinstance(self.params, Mapping) else self.params
         object.__setattr__(self, "params", tuple(sorted((str(k), _frozen(v)) for k, v in items)))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"`seed` must be a non-negative integer. Got {self.seed!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"`seed` must be an integer from 0 to {SEED_LIMIT - 1}. Got {self.seed!r}.")
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not 1 <= self.seeds <= 100:
             raise ValueError(f"`seeds` must be an integer from 1 to 100. Got {self.seeds!r}.")
+        highest = SEED_LIMIT - 1 - MEMBER_STEP * (self.seeds - 1)  # the last member's seed must fit too
+        if self.seed > highest:
+            raise ValueError(
+                f"`seed` must be at most {highest} with `seeds` {self.seeds} (the ensemble's members take "
+                f"the seeds from it in steps of {MEMBER_STEP}, up to {SEED_LIMIT - 1}). Got {self.seed}."
+            )
         self.splitter()
         self._check_params()
         self.forecaster()
@@ -94,7 +102,7 @@ class ForecastConfig:
         """
         if "seed" not in self.model_parameters():
             return [self.forecaster()]
-        return [self.forecaster(seed=self.seed + 10_000 * i) for i in range(self.seeds)]
+        return [self.forecaster(seed=self.seed + MEMBER_STEP * i) for i in range(self.seeds)]
 
     def forecaster(self, seed: int | None = None) -> Forecaster:
         """A fresh, unfitted forecaster built from ``params`` (and the seed, when the model takes one)."""

@@ -30,40 +30,57 @@ the model drift.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .base import Forecaster
-from .tf_runtime import keras_module, tensorflow_module
+from .tf_runtime import SEED_LIMIT, keras_module, tensorflow_module
 
 PREDICT_ROWS = 32  # the rows of every prediction pass (see ``LSTMForecaster._predict``)
 
 
-@contextlib.contextmanager
-def _own_initial_draws(seed: int) -> Iterator[None]:
-    """Keras draws each layer's initializer seed from Python's process-wide ``random``.
+MAX_SIZE = 4096  # the most units an LSTM or Dense layer may have
+MAX_WEIGHTS = 50_000_000  # the most weights the network may have (200 MB a copy; training keeps about six)
 
-    Other threads draw from it too (a Dask worker's heartbeats do), which would make the
-    initial weights depend on timing. While the layers are made, Keras draws from a generator
-    of its own seeded alike instead: the same weights as in a quiet process, from the seed alone.
+
+def initial_seeds(seed: int) -> list[int]:
+    """The seeds of the eight random initializers, in the order the layers are made, from ``seed`` alone.
+
+    With no seed of its own, a Keras initializer draws one from Python's process-wide ``random``
+    (``randint(1, 10**9)``), which other threads draw from too (a Dask worker's heartbeats do): the
+    initial weights would depend on timing. Here the same draws come from a generator of our own,
+    seeded with ``seed``, and each initializer is given its seed through Keras' public ``seed=``
+    arguments: per LSTM its kernel, its recurrent kernel and its (dropout) seed generator, then each
+    Dense kernel. These are the very seeds a quiet process seeded with ``seed`` would draw.
     """
-    try:
-        draws = importlib.import_module("keras.src.random.seed_generator")
-        shared = draws.python_random
-    except (ImportError, AttributeError):  # another Keras layout: draw as it does
-        yield
-        return
-    draws.python_random = random.Random(seed)
-    try:
-        yield
-    finally:
-        draws.python_random = shared
+    draws = random.Random(seed)
+    return [draws.randint(1, int(1e9)) for _ in range(8)]
+
+
+def network(steps: int, units: tuple[int, int], dense: int, seed: int) -> Any:
+    """The uncompiled Keras model for windows of ``steps`` returns, every random initializer seeded
+    explicitly (``initial_seeds``): its initial weights depend on ``seed`` alone."""
+    keras = keras_module()
+    seeds = iter(initial_seeds(seed))
+    init = keras.initializers
+
+    def lstm(size: int, **kwargs: Any) -> Any:
+        kernel, recurrent = init.GlorotUniform(seed=next(seeds)), init.Orthogonal(seed=next(seeds))
+        return keras.layers.LSTM(size, kernel_initializer=kernel, recurrent_initializer=recurrent,
+                                 seed=next(seeds), **kwargs)  # fmt: skip
+
+    first, second = lstm(units[0], return_sequences=True), lstm(units[1])
+    dense_layers = [keras.layers.Dense(n, kernel_initializer=init.GlorotUniform(seed=next(seeds))) for n in (dense, 1)]
+    return keras.Sequential([keras.Input((steps, 1)), first, second, *dense_layers])
+
+
+def weight_count(units: tuple[int, int], dense: int) -> int:
+    """How many weights the network has (both LSTMs with their four gates, both Dense layers)."""
+    first, second = units
+    return 4 * first * (1 + first + 1) + 4 * second * (first + second + 1) + second * dense + dense + dense + 1
 
 
 def _check_positive_int(name: str, value: object) -> None:
@@ -110,23 +127,27 @@ class LSTMForecaster(Forecaster):
             raise ValueError(f"`learning_rate` must be in (0, 1). Got {self.learning_rate!r}.")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"`val_fraction` must be in (0, 0.5). Got {self.val_fraction!r}.")
+        self._check_size()
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"`seed` must be an integer from 0 to {SEED_LIMIT - 1}. Got {self.seed!r}.")
         self.model_: Any = None
         self.fits_ = 0
         self.last_fit_: dict[str, float] = {}
 
+    def _check_size(self) -> None:
+        """Refuse a network too big to train here before any training: it would run into an out-of-memory."""
+        for name, value in [("units", u) for u in self.units] + [("dense", self.dense)]:
+            if value > MAX_SIZE:
+                raise ValueError(f"`{name}` must be at most {MAX_SIZE} units a layer. Got {value!r}.")
+        weights = weight_count(self.units, self.dense)
+        if weights > MAX_WEIGHTS:
+            raise ValueError(f"`units` {list(self.units)} and `dense` {self.dense} make a network of {weights:,} "
+                             f"weights; at most {MAX_WEIGHTS:,} are allowed. Choose smaller layers.")  # fmt: skip
+
     def _build(self, steps: int) -> None:
         keras, tf = keras_module(), tensorflow_module()
         keras.utils.set_random_seed(self.seed)
-        with _own_initial_draws(self.seed):
-            model = keras.Sequential(
-                [
-                    keras.Input((steps, 1)),
-                    keras.layers.LSTM(self.units[0], return_sequences=True),
-                    keras.layers.LSTM(self.units[1]),
-                    keras.layers.Dense(self.dense),
-                    keras.layers.Dense(1),
-                ]
-            )
+        model = network(steps, self.units, self.dense, self.seed)
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
         optimizer, variables = model.optimizer, model.trainable_variables
         optimizer.build(variables)

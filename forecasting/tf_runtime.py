@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 _KERAS: ModuleType | None = None
+SEED_LIMIT = 2**32  # seeds run from 0 to 2**32 - 1: NumPy's and TensorFlow's global seeds take no more
 
 
 @contextlib.contextmanager
