@@ -22,6 +22,7 @@ from typing import Any
 
 from forecasting import ForecastConfig
 
+from ..data.bounded import read_bounded
 from ..errors import ConfigError
 from .schema import BrokerConfig, DataConfig, RunConfig, StrategyConfig
 
@@ -31,6 +32,7 @@ TABLES: dict[str, type] = {"data": DataConfig, "forecast": ForecastConfig, "stra
 _DATES = {("data", "start"), ("data", "end")}
 _TICKERS = {("data", "ticker"), ("data", "benchmark")}
 _PATHS = (("data", "csv"), ("data", "benchmark_csv"))
+_MAX_DEPTH = 32  # a run's config nests 4 deep ([forecast.params] units = [...]); run.json a few more
 DEFAULT = "default"
 COMMAND_LINE = "command line"
 
@@ -117,19 +119,37 @@ def read_config_file(path: Path, *, ignore: tuple[str, ...] = ()) -> Layer:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+        text = read_bounded(path).decode("utf-8")
+    except OSError as exc:  # also a folder, pipe or device, and a file over the size cap
         raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc}).") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text.") from None
     if path.suffix.lower() == ".json":
         return _from_json(text, path)
     try:
-        parsed = tomllib.loads(text)
+        parsed = _shallow(tomllib.loads(text), path)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}).") from None
+    except RecursionError:
+        raise _too_deep(path) from None
     parsed = {table: values for table, values in parsed.items() if table not in ignore}
     return _anchored(check_layer(parsed, str(path)), path.parent)
+
+
+def _too_deep(path: Path) -> ConfigError:
+    return ConfigError(f"config file {path} nests tables or lists more than {_MAX_DEPTH} levels deep "
+                       "(a run configuration needs 4); flatten it.")  # fmt: skip
+
+
+def _shallow(parsed: Any, path: Path) -> Any:
+    """``parsed`` itself, or a ConfigError when it nests deeper than ``_MAX_DEPTH`` (checked without recursion)."""
+    level = [parsed]
+    for _ in range(_MAX_DEPTH):
+        level = [v for item in level if isinstance(item, dict | list) for v in (
+            item.values() if isinstance(item, dict) else item)]  # fmt: skip
+        if not level:
+            return parsed
+    raise _too_deep(path)
 
 
 def _anchored(layer: Layer, folder: Path) -> Layer:
@@ -143,9 +163,11 @@ def _anchored(layer: Layer, folder: Path) -> Layer:
 
 def _from_json(text: str, path: Path) -> Layer:
     try:
-        parsed = json.loads(text)
+        parsed = _shallow(json.loads(text), path)
     except ValueError:
         raise ConfigError(f"config file {path} is not valid JSON.") from None
+    except RecursionError:
+        raise _too_deep(path) from None
     config = parsed.get("config", parsed) if isinstance(parsed, dict) else parsed
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} holds no run configuration.")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -23,7 +23,7 @@ from reports.files import atomic_write_text
 from ..errors import ConfigError, DataError, NetworkError
 from .canonical import FILE_HINT, PRICE_COLUMNS, Options, canonical, check, to_frame
 from .layouts import standardise
-from .repair import RepairBars, check_policy, clip_bars, repair_notice
+from .repair import RepairBars, check_policy, clip_bars, flatten_spikes, repair_notice, spike_notice
 from .sniff import read_plain_table, sniff_table
 from .yahoo import Downloader, refresh_prices, yahoo_downloader
 
@@ -51,7 +51,7 @@ class PriceData:
     ticker: str
     frame: pd.DataFrame
     source: str
-    repaired: int = 0  # rows whose high or low ``repair_bars="clip"`` changed
+    repaired: int = 0  # rows ``repair_bars="clip"`` changed (a high or low clipped, a spike flattened)
 
     @property
     def first_date(self) -> pd.Timestamp:
@@ -94,13 +94,14 @@ class PriceFile:
 
     ``frame`` is canonical (see ``PriceData``); ``reading`` says what about the file was not the
     canonical layout (empty for a plain file); ``repaired`` holds the dates of the bars that
-    ``repair_bars="clip"`` changed.
+    ``repair_bars="clip"`` changed, ``flattened`` those of the one-day spikes it flattened.
     """
 
     path: Path
     frame: pd.DataFrame
     reading: tuple[str, ...] = ()
     repaired: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], name="date"))
+    flattened: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], name="date"))
 
 
 def read_price_csv(path: Path, *, ticker: str | None = None) -> pd.DataFrame:
@@ -127,17 +128,18 @@ def read_price_file(path: Path, *, ticker: str | None = None, repair_bars: Repai
     rows; UTF-16 and UTF-8 with a byte-order mark. What the file leaves open (dates that read
     both ways on every row, intraday rows) is a one-line ``DataError`` saying what to change.
     With ``repair_bars="clip"`` a bar whose high or low does not contain its open and close is
-    clipped to them instead of refused.
+    clipped to them, and a one-day spike is flattened to the close before it, instead of refused.
+    Rows dated after today in New York are refused, and so is a file that is not a regular file
+    or holds more than ``BT_MAX_FILE_MB`` (default 64) MiB decompressed.
     """
     path, policy = Path(path), check_policy(repair_bars)
     label = f"{path} ({ticker})" if ticker else str(path)
     sniffed = sniff_table(path, label)
     layout = standardise(sniffed.raw, label)
-    options = Options(newest_first=True, numbers=layout.numbers, dates=layout.dates,
-                      repair=clip_bars if policy == "clip" else None)  # fmt: skip
+    options = Options(newest_first=True, numbers=layout.numbers, dates=layout.dates, **_repairs(policy))
     outcome = to_frame(layout.raw, label, FILE_HINT, sniffed.first_line, options)
     reading = (*sniffed.notes, *layout.notes, *(("newest first (reversed)",) if outcome.reversed else ()))
-    return PriceFile(path, outcome.frame, reading, _dates(outcome.repaired))
+    return PriceFile(path, outcome.frame, reading, _dates(outcome.repaired), _dates(outcome.flattened))
 
 
 def reading_notice(file: PriceFile) -> str | None:
@@ -157,7 +159,8 @@ def validate_prices(frame: pd.DataFrame, *, source: str) -> None:
 
     Rules: at least one row; a tz-naive DatetimeIndex, ascending and unique; open, high,
     low, close positive and finite; volume finite and >= 0; no missing values;
-    high >= max(open, close) and low <= min(open, close), to a relative 1e-9.
+    high >= max(open, close) and low <= min(open, close), to a relative 1e-9; no close
+    more than 50 times above, or below, the closes on both sides of it (a one-day spike).
     """
     check(frame, source, FILE_HINT)
 
@@ -223,9 +226,13 @@ def _read_plain(path: Path, ticker: str | None, policy: RepairBars) -> PriceFile
     """A file in the canonical layout (rows oldest first), its bars repaired by ``policy``."""
     label = f"{path} ({ticker})" if ticker else str(path)
     raw, first_line = read_plain_table(path, label)
-    options = Options(repair=clip_bars if policy == "clip" else None)
-    outcome = to_frame(raw, label, FILE_HINT, first_line, options)
-    return PriceFile(path, outcome.frame, (), _dates(outcome.repaired))
+    outcome = to_frame(raw, label, FILE_HINT, first_line, Options(**_repairs(policy)))
+    return PriceFile(path, outcome.frame, (), _dates(outcome.repaired), _dates(outcome.flattened))
+
+
+def _repairs(policy: RepairBars) -> dict[str, Any]:
+    """The ``Options`` fields that repair bars under ``policy``."""
+    return {"repair": clip_bars, "flatten": flatten_spikes} if policy == "clip" else {}
 
 
 def _announced(name: str, file: PriceFile, source: str, say: Notify) -> PriceData:
@@ -233,9 +240,11 @@ def _announced(name: str, file: PriceFile, source: str, say: Notify) -> PriceDat
     notice = reading_notice(file)
     if notice:
         say(notice)
+    if len(file.flattened):
+        say(spike_notice(str(file.path), file.flattened))
     if len(file.repaired):
         say(repair_notice(str(file.path), file.repaired))
-    return PriceData(name, file.frame, source, len(file.repaired))
+    return PriceData(name, file.frame, source, len(file.repaired) + len(file.flattened))
 
 
 def _load_bundled(name: str, policy: RepairBars = "refuse", say: Notify | None = None) -> PriceData:

@@ -1,9 +1,11 @@
-"""The repair policy for bars whose high or low does not contain their open and close.
+"""The repair policy for bars whose high or low does not contain their open and close, and for one-day spikes.
 
-Real downloads have such bars (a low a few cents above the open). ``refuse`` (the default)
-keeps today's one-line refusal; ``clip`` raises the high to max(open, close) and lowers the
-low to min(open, close) on exactly those rows, and the reader says how many rows of which
-file it changed.
+Real downloads have such bars (a low a few cents above the open), and now and then a day whose
+prices are off by orders of magnitude (Yahoo's GDW on 2014-11-26: 40.77 between closes of
+0.005). ``refuse`` (the default) keeps the one-line refusal; ``clip`` raises the high to
+max(open, close) and lowers the low to min(open, close) on exactly those rows, replaces a
+spike's bar by a flat bar at the close before it (volume kept), and the reader says how many
+rows of which file it changed.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .canonical import TOLERANCE
+from .canonical import ADJ_NAMES, SPIKE, TOLERANCE, spike_rows
 
-__all__ = ["REPAIR_POLICIES", "RepairBars", "check_policy", "clip_bars", "repair_notice"]
+__all__ = ["REPAIR_POLICIES", "RepairBars", "check_policy", "clip_bars", "flatten_spikes", "repair_notice",
+           "spike_notice"]  # fmt: skip
 
 RepairBars = Literal["refuse", "clip"]
 REPAIR_POLICIES: tuple[str, ...] = get_args(RepairBars)
@@ -49,10 +52,38 @@ def clip_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
     return fixed, frame.index[changed]
 
 
+def flatten_spikes(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """Each one-day spike (``spike_rows`` of the close or an adjusted close) as a flat bar at the close before it.
+
+    Open, high, low and close (and an adjusted close) all take the previous row's value, itself
+    repaired if it was a spike; volume is kept. Other rows are left exactly as they are.
+    """
+    closes = ["close", *(c for c in ADJ_NAMES if c in frame.columns)]
+    flags = np.zeros(len(frame), dtype=bool)
+    for name in closes:
+        flags |= spike_rows(frame[name].to_numpy(dtype="float64", na_value=np.nan))
+    if not flags.any():
+        return frame, frame.index[:0]
+    keep = pd.Series(~flags, index=frame.index)
+    fixed = {name: frame[name].where(keep, frame[name].where(keep).ffill()) for name in closes}
+    fixed.update({name: frame[name].where(keep, fixed["close"]) for name in ("open", "high", "low")})
+    return frame.assign(**fixed), frame.index[flags]
+
+
+def spike_notice(source: str, dates: pd.DatetimeIndex) -> str:
+    """One line: how many one-day spikes of ``source`` were flattened, and the first of their dates."""
+    rows = "1 row" if len(dates) == 1 else f"{len(dates)} rows"
+    return (f"repair_bars = clip: flattened {rows} of {source} whose close was over {SPIKE:g} times, or under a "
+            f"{SPIKE:g}th of, the closes on both sides (a one-day spike) to the close before it: {_shown(dates)}")
+
+
+def _shown(dates: pd.DatetimeIndex) -> str:
+    shown = ", ".join(f"{d:%Y-%m-%d}" for d in dates[:_SHOWN])
+    return shown + (f" and {len(dates) - _SHOWN} more" if len(dates) > _SHOWN else "")
+
+
 def repair_notice(source: str, dates: pd.DatetimeIndex) -> str:
     """One line: how many rows of ``source`` were clipped, and the first of their dates."""
-    shown = ", ".join(f"{d:%Y-%m-%d}" for d in dates[:_SHOWN])
-    more = f" and {len(dates) - _SHOWN} more" if len(dates) > _SHOWN else ""
     rows = "1 row" if len(dates) == 1 else f"{len(dates)} rows"
     return (f"repair_bars = clip: changed {rows} of {source} (high raised to max(open, close) or low lowered "
-            f"to min(open, close)): {shown}{more}")  # fmt: skip
+            f"to min(open, close)): {_shown(dates)}")  # fmt: skip

@@ -8,20 +8,20 @@ the same one-line messages: no such file, empty, not text, not a readable CSV.
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import csv
-import gzip
 import io
 import lzma
 import zipfile
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from .bounded import MAX_ENV, FileTooLarge, NotRegularFile, read_unpacked
 from .canonical import FILE_HINT, fail, norm
 from .layouts import ALIASES, vendor_name
 
@@ -37,8 +37,7 @@ _BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
     (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
 _NO_BOM = "UTF-16 (without a byte-order mark)"
-_UNPACK: dict[str, Callable[[bytes], bytes]] = {".gz": gzip.decompress, ".bz2": bz2.decompress,
-                                                ".xz": lzma.decompress}  # fmt: skip
+_MAX_COLUMNS = 256  # a daily price file has 5 to 10
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,10 @@ def read_plain_table(path: Path, label: str) -> tuple[pd.DataFrame, int]:
     """Every cell as text, and the file line of the first row (for messages): the canonical layout."""
     with _refusals(label):
         # Read and decoded here, not by pandas from the path: a Ctrl-C while pandas' C parser reads a file
-        # can come out as "Calling read(nbytes) on source failed", a bad-file error instead of an interrupt.
-        text = _unpacked(path).decode("utf-8-sig")
+        # can come out as "Calling read(nbytes) on source failed", a bad-file error instead of an interrupt;
+        # and read_unpacked refuses pipes, devices and folders and stops at the size cap.
+        text = read_unpacked(path).decode("utf-8-sig")
+        _check_fields(text, ",", label)
         raw = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
     return _drop_yfinance_header(raw)
 
@@ -64,8 +65,9 @@ def read_plain_table(path: Path, label: str) -> tuple[pd.DataFrame, int]:
 def sniff_table(path: Path, label: str) -> Sniffed:
     """Every cell as text of a file in any common layout, and how it was read."""
     with _refusals(label):
-        text, encoding = _decode(_unpacked(path), label)
+        text, encoding = _decode(read_unpacked(path), label)
         delimiter = _delimiter(text, label)
+        _check_fields(text, delimiter, label)
         raw = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, skipinitialspace=True)
     raw, first_line = _drop_yfinance_header(raw)
     notes = tuple(n for n in (encoding, DELIMITERS[delimiter]) if n)
@@ -79,15 +81,37 @@ def _refusals(label: str) -> Iterator[None]:
         yield
     except FileNotFoundError:
         raise fail(label, None, "no such file", None, "check the path given to --csv") from None
+    except NotRegularFile as err:
+        raise fail(label, None, err.strerror, None, "pass a regular file (not a pipe, device or folder)") from None
+    except FileTooLarge as err:
+        what = f"holds more than {err.cap / (1 << 20):g} MiB (decompressed), the limit on a file bt reads"
+        raise fail(label, None, what, None, f"set {MAX_ENV} to a larger number of MiB, or pass another file") from None
     except pd.errors.EmptyDataError:
         raise fail(label, None, "the file is empty", None, FILE_HINT) from None
     except UnicodeDecodeError:
         raise fail(label, None, "not a UTF-8 text file", None, FILE_HINT) from None
-    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as err:  # a truncated or broken archive
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as err:  # a truncated or broken archive
         why = getattr(err, "strerror", None) or str(err)[:120] or type(err).__name__
         raise fail(label, None, f"cannot be read ({why})", None, FILE_HINT) from None
     except (ValueError, csv.Error) as err:  # pandas' ParserError included
         raise fail(label, None, f"not a readable CSV ({str(err)[:120]})", None, FILE_HINT) from None
+
+
+def _check_fields(text: str, delimiter: str, label: str) -> None:
+    """Refuse, before pandas reads it, a shape that costs pandas time growing faster than the file.
+
+    A header of more than ``_MAX_COLUMNS`` fields, and a first row with two or more fields beyond the
+    header's (pandas makes the extra ones a many-level index: a million took a minute) are refused; one
+    more field is pandas' unnamed index column, as before.
+    """
+    rows = (row for row in csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True) if row)
+    header, first = next(rows, []), next(rows, [])
+    if len(header) > _MAX_COLUMNS:
+        raise fail(label, "line 1", f"the header has {len(header):,} columns, more than the {_MAX_COLUMNS} read",
+                   None, "keep the date, open, high, low, close and volume columns")  # fmt: skip
+    if len(first) > len(header) + 1:
+        what = f"the first row has {len(first):,} fields but the header {len(header)}"
+        raise fail(label, None, what, None, FILE_HINT)
 
 
 def _drop_yfinance_header(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -98,21 +122,6 @@ def _drop_yfinance_header(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         raw = raw.iloc[skip:].rename(columns={raw.columns[0]: "date"}).reset_index(drop=True)
         return raw, 2 + skip
     return raw, 2
-
-
-def _unpacked(path: Path) -> bytes:
-    """The file's bytes, decompressed by its suffix or, for gzip, by its magic number."""
-    data = Path(path).read_bytes()
-    suffix = Path(path).suffix.lower()
-    if suffix == ".zip":
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            if len(names) != 1:
-                raise OSError(f"a zip archive must hold exactly one file, this one holds {len(names)}")
-            return archive.read(names[0])
-    if suffix in _UNPACK:
-        return _UNPACK[suffix](data)
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
 
 
 def _decode(data: bytes, label: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ import datetime as dt
 import functools
 import gzip
 import re
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError, NetworkError
+from .bounded import open_regular, read_bounded
 from .prices import BUNDLED_DIR, Downloader, bundled_tickers, default_cache_dir, load_prices
 
 __all__ = ["MEMBERSHIP_FILE", "MEMBERSHIP_KNOWN_THROUGH", "UNIVERSES", "UNIVERSE_DIR", "Universe",
@@ -51,6 +53,7 @@ _STATIC = {
 # The rule load_prices applies to a ticker, so that a listed ticker is one it accepts.
 _TICKER = re.compile(r"[A-Za-z0-9.^=_-]{1,15}")
 _TICKER_RULE = "use 1 to 15 letters, digits or . ^ = _ -"
+_LINE_CAP = 4096  # a price file's header or first row is far shorter; a file without line breaks is not read whole
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def tickers_from_file(path: Path | str) -> tuple[str, ...]:
     """
     path = Path(path).expanduser()
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = read_bounded(path).decode("utf-8-sig").splitlines()
     except FileNotFoundError:
         raise DataError(f"{path}: no such ticker file; check the path") from None
     except UnicodeDecodeError:
@@ -283,10 +286,10 @@ def _bundled_path(ticker: str) -> Path:
 def _first_day(path: Path) -> pd.Timestamp | None:
     """The date on a price file's first data row (None when that is not plain to see: the loader checks it)."""
     try:
-        with (gzip.open if path.name.endswith(".gz") else open)(path, "rt", encoding="utf-8-sig") as file:
-            file.readline()
-            return pd.Timestamp(file.readline().split(",", 1)[0].strip()).normalize()
-    except (OSError, EOFError, ValueError, TypeError):
+        with open_regular(path) as raw, (gzip.open(raw) if path.name.endswith(".gz") else raw) as file:
+            file.readline(_LINE_CAP)
+            return pd.Timestamp(file.readline(_LINE_CAP).split(b",", 1)[0].decode("utf-8-sig").strip()).normalize()
+    except (OSError, EOFError, ValueError, TypeError, zlib.error):
         return None
 
 

@@ -1,7 +1,10 @@
 """Saved models of paper experiments: one file per model version and ensemble member, beside the ledger.
 
 Files are written atomically before the step that references them and checked against the
-ledger's sha256 when read; their content is data (``Forecaster.to_bytes``), never executed.
+ledger's sha256 when read; their content is data (``Forecaster.to_bytes``), never executed. A
+model file is read only if it is a regular file no larger than 4 GiB (the largest LSTM the
+forecasters allow, two layers of 4,096 units, has about 200 million weights: under 2 GB as
+float64) or ``BT_MAX_FILE_MB`` if that is higher.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from pathlib import Path
 from forecasting import Forecaster
 from reports.files import atomic_write_bytes
 
+from ..data.bounded import max_file_bytes, read_bounded
 from .ledger import LedgerError
+
+_MODEL_CAP = 4 << 30
 
 
 def load_model_file(folder: Path, entry: dict[str, str]) -> Forecaster:
@@ -28,8 +34,8 @@ def read_model_file(folder: Path, entry: dict[str, str]) -> bytes:
     """The bytes of a model file, checked against the ledger's checksum."""
     path = folder / entry["path"]
     try:
-        data = path.read_bytes()
-    except OSError as exc:
+        data = read_bounded(path, max(_MODEL_CAP, max_file_bytes()))
+    except OSError as exc:  # also a folder, pipe or device in its place, or a file over the size cap
         raise LedgerError(f"model file {path} cannot be read ({exc.strerror}); the ledger references it") from None
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise LedgerError(f"model file {path} does not match the ledger's checksum (changed or corrupt)")

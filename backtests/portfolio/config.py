@@ -27,6 +27,7 @@ from typing import Any
 from strategies.ranking import TopkRule
 
 from ..config import RunConfig
+from ..data.bounded import read_bounded
 from ..errors import ConfigError
 
 STRATEGY = "topk-strategy"
@@ -121,12 +122,12 @@ def portfolio_table(path: Path | None) -> dict[str, Any]:
         return {}
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path).decode("utf-8")  # never a pipe or device, and within the size cap
         if path.suffix.lower() == ".json":
             table = json.loads(text).get("portfolio", {})
         else:
             table = tomllib.loads(text).get("portfolio", {})
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, RecursionError):
         return {}  # the run layer reports an unreadable file with its reason
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [portfolio] must be a table.")

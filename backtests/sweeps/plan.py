@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.bounded import read_bounded
 from ..data.universe import Universe, download_missing, parse_tickers, tickers_from_file, universe
 from ..errors import ConfigError
 from .spec import Grid, grid_from_table, parse_grid
@@ -31,8 +32,8 @@ def sweep_table(path: Path | None) -> dict[str, Any]:
     if path is None or Path(path).suffix.lower() == ".json":
         return {}
     try:
-        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("sweep", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        table = tomllib.loads(read_bounded(path).decode("utf-8")).get("sweep", {})  # never a pipe or device
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return {}  # the run layer reports an unreadable file with its reason
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [sweep] must be a table.")
