@@ -7,9 +7,12 @@ its docstring's first line is its description.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 
 ENTRY_POINT_GROUP = "bt_lstm.strategies"
 
@@ -42,7 +45,7 @@ _BUILTIN = (
     StrategySpec(
         "sma-cross",
         "strategies.classic:SmaCross",
-        "long while the 20-day SMA is above the 50-day SMA",
+        "long while the fast SMA (20 days) is above the slow SMA (50 days)",
         False,
     ),
 )
@@ -65,6 +68,54 @@ def available() -> dict[str, StrategySpec]:
         if ep.name not in specs:
             specs[ep.name] = StrategySpec(ep.name, ep.value, _plugin_description(ep.value), True)
     return specs
+
+
+# Strategies over a universe (one feed per ticker): run by ``bt run topk-strategy --universe U``.
+PORTFOLIO = (
+    StrategySpec(
+        "topk-strategy",
+        "strategies.topk:TopkStrategy",
+        "holds the k names of a universe with the best forecasts",
+        True,
+    ),
+)
+
+
+def find(name: str) -> StrategySpec:
+    """The strategy called ``name``, a registered one or a portfolio one; KeyError lists the known names."""
+    for spec in PORTFOLIO:
+        if spec.name == name:
+            return spec
+    return get(name)
+
+
+def params(spec: StrategySpec) -> dict[str, object]:
+    """The parameters the strategy's class declares and their defaults (``strategies.params.declared``).
+
+    A built-in's are read from its source, so listing them does not import backtrader; a plugin's class is loaded.
+    """
+    if spec.target.startswith("strategies."):
+        found = _params_in_source(spec.target)
+        if found is not None:
+            return found
+    from .params import declared
+
+    return declared(spec.load())
+
+
+def _params_in_source(target: str) -> dict[str, object] | None:
+    """The literal ``params = ((name, default), ...)`` of a class in its module's source (None if it has none)."""
+    module, _, attr = target.partition(":")
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attr:
+            for item in node.body:
+                if isinstance(item, ast.Assign) and [getattr(t, "id", None) for t in item.targets] == ["params"]:
+                    return dict(ast.literal_eval(item.value))
+    return None
 
 
 def get(name: str) -> StrategySpec:

@@ -47,6 +47,7 @@ from .options import (
     Slippage,
     Source,
     Start,
+    StrategyParam,
     Threshold,
     TrainDays,
     WarmEpochs,
@@ -128,7 +129,8 @@ def run_command(
     = None,
     ticker: Ticker = None, config: Config = None, start: Start = None, end: End = None, csv: Csv = None,
     source: Source = None,
-    repair_bars: RepairBars = None, out: Out = None, model: Model = None, param: Param = None, seed: Seed = None,
+    repair_bars: RepairBars = None, out: Out = None, model: Model = None, param: Param = None,
+    strategy_param: StrategyParam = None, seed: Seed = None,
     seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None, retrain_every: RetrainEvery = None,
     window: Window = None, epochs: Epochs = None, warm_epochs: WarmEpochs = None, warm_start: WarmStart = None,
     batch_size: BatchSize = None, learning_rate: LearningRate = None, threshold: Threshold = None,
@@ -144,6 +146,10 @@ def run_command(
     resolved = build(locals())
     began = console.timer()
     from reports.tearsheet import prepare_drawing_process
+
+    from ..strategy_setup import choose
+
+    choose(resolved.config.strategy)  # a setting the strategy does not take: one line before any process starts
 
     # The session starts (forks) its drawing process before the pipeline's heavy imports.
     with _executor(scheduler, workers, (tls_ca_file, tls_cert, tls_key), prepare_drawing_process) as executor, \
@@ -213,23 +219,61 @@ def _executor(scheduler: str | None, workers: int | None, tls: tuple[Path | None
 
 @app.command("strategies")
 def strategies_command() -> None:
-    """List the registered strategies, then the portfolio strategies (run over a universe), one line each."""
+    """List the registered strategies, then the portfolio strategies (run over a universe), one line each,
+    with each one's parameters and defaults (set with --strategy-param KEY=VALUE or [strategy.params])."""
     from strategies import registry
 
     for spec in registry.available().values():
-        console.say(f"{spec.name:<16} {spec.description}")
-    for name, description in PORTFOLIO_STRATEGIES.items():
-        console.say(f"{name:<16} {description}")
+        console.say(f"{spec.name:<16} {spec.description}{_strategy_params(spec)}")
+    for spec in registry.PORTFOLIO:
+        console.say(f"{spec.name:<16} {PORTFOLIO_STRATEGIES.get(spec.name, spec.description)}{_strategy_params(spec)}")
+
+
+def _strategy_params(spec: Any) -> str:
+    """``  [params: fast=20, slow=50, size=0.95]``, or nothing for a strategy that fails to import."""
+    from strategies import registry
+
+    from ..config.schema import SHARED
+
+    try:
+        values = registry.params(spec)
+    except Exception:  # a broken plugin: its description already says why
+        return ""
+    own = _listed({k: v for k, v in values.items() if k not in SHARED})
+    shared = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items() if k in SHARED)
+    return f"  [params: {own}{'; ' + shared if shared else ''}]"
+
+
+def _listed(values: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
+                     for name, value in values.items()) or "none"  # fmt: skip
 
 
 @app.command("models")
 def models_command() -> None:
-    """List the forecasters (built-in and plugins, broken plugins with their error), one line each."""
+    """List the forecasters (built-in and plugins, broken plugins with their error), one line each,
+    with each one's parameters and defaults (set with --param KEY=VALUE or [forecast.params])."""
     from forecasting import registry
 
     for spec in registry.available().values():
         origin = "built-in" if spec.builtin else f"{spec.distribution} {spec.version}"
-        console.say(f"{spec.name:<16} {origin:<20} {spec.description()}")
+        console.say(f"{spec.name:<16} {origin:<20} {spec.description()}{_model_params(spec)}")
+
+
+def _model_params(spec: Any) -> str:
+    """``  [params: units=(64, 32), ...]`` (``name=?`` for one without a default), or nothing if it is broken."""
+    from inspect import Parameter
+
+    from forecasting import registry
+
+    if spec.problem() is not None:
+        return ""
+    try:
+        values = registry.parameters(spec.load())
+    except Exception:  # a plugin that fails to load: its description already says why
+        return ""
+    values = {k: "?" if v is Parameter.empty else v for k, v in values.items() if k != "seed"}  # seed: --seed
+    return f"  [params: {_listed(values)}]"
 
 
 app.add_typer(paper_app, name="paper")
@@ -249,7 +293,8 @@ def config_show_command(
     ticker: Annotated[str | None, typer.Option(help="Ticker.")] = None,
     config: Config = None, start: Start = None, end: End = None, csv: Csv = None, source: Source = None,
     repair_bars: RepairBars = None,
-    model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
+    model: Model = None, param: Param = None, strategy_param: StrategyParam = None,
+    seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
     learning_rate: LearningRate = None, threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None,

@@ -38,6 +38,11 @@ Config = Annotated[
     typer.Option("--config", help="TOML config file (or a run.json) with the run's tables."),
 ]
 Param = Annotated[list[str] | None, typer.Option("--param", help="Model parameter KEY=VALUE (repeatable).")]
+StrategyParam = Annotated[
+    list[str] | None,
+    typer.Option("--strategy-param", help="Strategy parameter KEY=VALUE (repeatable; see `bt strategies`), "
+                 "e.g. fast=10 for sma-cross."),
+]  # fmt: skip
 Start = Annotated[
     str | None,
     typer.Option(help="First forecast day, YYYY-MM-DD. [default: 5 years before the last day]"),
@@ -118,6 +123,14 @@ def _param(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _strategy_param(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` with VALUE kept as text: the strategy's config reads it by the parameter default's type."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--strategy-param {text!r} is not KEY=VALUE (e.g. --strategy-param fast=10).")
+    return key.strip(), raw.strip()
+
+
 def cli_layer(options: dict[str, Any]) -> Layer:
     """The settings actually given on the command line (None means not given)."""
     layer: Layer = {}
@@ -134,6 +147,9 @@ def cli_layer(options: dict[str, Any]) -> Layer:
     params.update(_param(text) for text in options.get("param") or [])
     if params:
         layer.setdefault("forecast", {})["params"] = params
+    own = dict(_strategy_param(text) for text in options.get("strategy_param") or [])
+    if own:
+        layer.setdefault("strategy", {})["params"] = own
     return check_layer(layer, COMMAND_LINE)
 
 

@@ -36,6 +36,7 @@ from .options import (
     Size,
     Slippage,
     Source,
+    StrategyParam,
     Threshold,
     TrainDays,
     WarmEpochs,
@@ -69,7 +70,8 @@ def start_command(
     config: Config = None, csv: Csv = None,
     source: Annotated[str | None, typer.Option(help="yahoo (fresh data; offline: cache, then bundled), auto, bundled. "
                                                     "[default: yahoo]")] = None, repair_bars: RepairBars = None,
-    model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
+    model: Model = None, param: Param = None, strategy_param: StrategyParam = None,
+    seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
     learning_rate: LearningRate = None, threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None,
@@ -244,7 +246,7 @@ def signal_command(
     strategy: Annotated[str | None, typer.Option(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
     = None,
     config: Config = None, csv: Csv = None, source: Source = None,
-    repair_bars: RepairBars = None, model: Model = None, param: Param = None,
+    repair_bars: RepairBars = None, model: Model = None, param: Param = None, strategy_param: StrategyParam = None,
     seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None,
     window: Window = None, epochs: Epochs = None, batch_size: BatchSize = None, learning_rate: LearningRate = None,
     threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None, cash: Cash = None,

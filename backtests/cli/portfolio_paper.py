@@ -29,6 +29,7 @@ from .options import (
     Seed,
     Seeds,
     Slippage,
+    StrategyParam,
     Threshold,
     TrainDays,
     WarmEpochs,
@@ -49,7 +50,8 @@ def paper_start_portfolio_command(
     config: Config = None,
     source: Annotated[str | None, typer.Option(help="yahoo (fresh data; offline: cache, then bundled), auto, bundled. "
                                                     "[default: yahoo]")] = None,
-    model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
+    model: Model = None, param: Param = None,
+    strategy_param: StrategyParam = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
     learning_rate: LearningRate = None, threshold: Threshold = None, size: PortfolioSize = None, cash: Cash = None,

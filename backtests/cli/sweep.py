@@ -36,6 +36,7 @@ from .options import (
     Slippage,
     Source,
     Start,
+    StrategyParam,
     Threshold,
     TrainDays,
     WarmEpochs,
@@ -72,7 +73,7 @@ def sweep_command(
     max_jobs: MaxJobs = 10_000,
     out: Annotated[Path | None, typer.Option(help="Sweep folder. [default: runs/sweep-STRATEGY-TIMESTAMP]")] = None,
     start: Start = None, end: End = None, source: Source = None,
-    repair_bars: RepairBars = None, model: Model = None, param: Param = None,
+    repair_bars: RepairBars = None, model: Model = None, param: Param = None, strategy_param: StrategyParam = None,
     seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None,
     retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None, warm_epochs: WarmEpochs = None,
     warm_start: WarmStart = None, batch_size: BatchSize = None, learning_rate: LearningRate = None,
@@ -80,6 +81,7 @@ def sweep_command(
     commission: Commission = None, slippage: Slippage = None, benchmark: Benchmark = None,
 ) -> None:  # fmt: skip
     """Run STRATEGY over many tickers and a grid of settings on Dask; write results.csv and sweep.html."""
+    from ..strategy_setup import choose
     from ..sweeps import ExecutorSpec, build_jobs, sweep
     from ..sweeps.plan import select_grid, select_tickers, sweep_table
 
@@ -88,6 +90,8 @@ def sweep_command(
                             table=table, notify=console.notice)  # fmt: skip
     base = build({**locals(), "ticker": chosen.tickers[0] if chosen.tickers else "SPY"}, ignore=("sweep",)).config
     jobs = build_jobs(base, chosen.tickers, select_grid(grid, table, str(config)), max_jobs=max_jobs)
+    for settings in {job.config.strategy for job in jobs}:  # a setting the strategy does not take: one line now
+        choose(settings)
     executor = ExecutorSpec(scheduler or "local", workers, *(None if p is None else str(p)
                                                              for p in (tls_ca_file, tls_cert, tls_key)))  # fmt: skip
     executor.check_reachable()  # a wrong --scheduler is one line now, before the sweep folder is touched

@@ -41,7 +41,8 @@ def at(where: str, table: str, key: str, value: Any) -> str:
     """How an error names a setting: the option on the command line, else the file, table and key."""
     if where == COMMAND_LINE:
         if key.startswith("params."):
-            return f"--param {key.removeprefix('params.')}={value!r}"
+            option = "--strategy-param" if table == "strategy" else "--param"
+            return f"{option} {key.removeprefix('params.')}={value!r}"
         return f"--{key.replace('_', '-')} {value!r}"
     if key.startswith("params."):
         table, key = f"{table}.params", key.removeprefix("params.")
@@ -101,9 +102,9 @@ def check_layer(layer: dict[str, Any], where: str) -> Layer:
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"{where}: unknown key {key!r} in [{table}]; its keys are {', '.join(known)}.")
-            if (table, key) == ("forecast", "params"):
+            if key == "params":  # [forecast.params] and [strategy.params]: checked by their config
                 if not isinstance(value, dict):
-                    raise ConfigError(f"{where}: [forecast.params] must be a table of model parameters.")
+                    raise ConfigError(f"{where}: [{table}.params] must be a table of parameters.")
                 out[table][key] = dict(value)
             else:
                 out[table][key] = _check_value(where, table, key, value)
@@ -195,17 +196,17 @@ class Resolved:
 
 
 def merge(layers: list[tuple[str, Layer]]) -> tuple[Layer, dict[str, str]]:
-    """Later layers win key by key; model parameters merge one by one too."""
+    """Later layers win key by key; model and strategy parameters merge one by one too."""
     values: Layer = {table: {} for table in TABLES}
     sources: dict[str, str] = {}
     for source, layer in layers:
         for table, items in layer.items():
             for key, value in items.items():
-                if (table, key) == ("forecast", "params"):
+                if key == "params":
                     params = values[table].setdefault("params", {})
                     for name, item in value.items():
                         params[name] = item
-                        sources[f"forecast.params.{name}"] = source
+                        sources[f"{table}.params.{name}"] = source
                 else:
                     values[table][key] = value
                     sources[f"{table}.{key}"] = source

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ from ..errors import ConfigError
 
 DataSource = Literal["auto", "bundled", "yahoo"]
 RepairBars = Literal["refuse", "clip"]
+StrategyParams = tuple[tuple[str, Any], ...]
+SHARED = ("threshold", "allow_short", "size")  # [strategy]'s own settings, given to a strategy that declares them
 
 
 @dataclass(frozen=True)
@@ -65,24 +68,62 @@ class BrokerConfig:
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """Which strategy and its decision parameters."""
+    """Which strategy, the decision settings most strategies share, and the strategy's own parameters.
+
+    ``threshold``, ``allow_short`` and ``size`` go to a strategy that declares them. ``params``
+    (``[strategy.params]``, ``--strategy-param``; a mapping, stored as sorted pairs) are the
+    strategy class's own backtrader params (sma-cross ``fast``/``slow``, topk ``k``, a plugin's),
+    checked against the class and typed by their defaults when the config is built, so a bad one
+    is refused before any data is read. Those not given keep the class's defaults.
+    """
 
     name: str = "lstm-strategy"
     threshold: float = 0.0
     allow_short: bool = False
     size: float = 0.95
+    params: StrategyParams = field(default=())
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.threshold) and 0 <= self.threshold < 1):
             raise ConfigError(f"`threshold` must be in [0, 1). Got {self.threshold}.")
         if not 0 < self.size <= 1:
             raise ConfigError(f"`size` must be a fraction of equity in (0, 1]. Got {self.size}.")
+        items = self.params.items() if isinstance(self.params, Mapping) else self.params
+        object.__setattr__(self, "params", tuple(sorted((str(k), v) for k, v in items)))
+        if self.params:
+            object.__setattr__(self, "params", tuple(sorted(self._checked_params().items())))
 
-    def params_for(self, uses_forecast: bool) -> dict[str, Any]:
-        """The backtrader params this config gives a strategy."""
-        if uses_forecast:
-            return {"threshold": self.threshold, "allow_short": self.allow_short, "size": self.size}
-        return {"size": self.size}
+    def _checked_params(self) -> dict[str, Any]:
+        """The given params typed by the class's defaults; ConfigError (one line) for an unknown strategy or param."""
+        from strategies import params, registry
+
+        try:
+            cls = registry.find(self.name).load()
+        except KeyError as exc:
+            raise ConfigError(f"{exc.args[0]} (see `bt strategies`)") from None
+        except Exception as exc:  # a plugin that fails to import
+            raise ConfigError(f"strategy {self.name!r} fails to import ({type(exc).__name__}: {exc}).") from None
+        given = self.given_params()
+        shared = sorted(set(given) & set(SHARED))
+        if shared:
+            raise ConfigError(f"`{shared[0]}` is a [strategy] setting, not one of [strategy.params].")
+        try:
+            values = params.resolve(cls, given, strategy=self.name)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(str(exc).rstrip(".") + " ([strategy.params], --strategy-param).") from None
+        return {key: values[key] for key in given}
+
+    def given_params(self) -> dict[str, Any]:
+        """The strategy parameters set in this config (the class's defaults apply to the rest)."""
+        return dict(self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values; ``params`` only when some are given (so earlier configs read the same)."""
+        out: dict[str, Any] = {"name": self.name, "threshold": self.threshold, "allow_short": self.allow_short,
+                               "size": self.size}  # fmt: skip
+        if self.params:
+            out["params"] = self.given_params()
+        return out
 
 
 @dataclass(frozen=True)
@@ -98,6 +139,7 @@ class RunConfig:
         """JSON-ready values (dates as ISO strings)."""
         out = dataclasses.asdict(self)
         out["forecast"] = self.forecast.to_dict()
+        out["strategy"] = self.strategy.to_dict()
         for key in ("start", "end"):
             value = out["data"][key]
             out["data"][key] = value.isoformat() if value else None

@@ -10,7 +10,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from .layers import TABLES, Resolved
+from .layers import DEFAULT, TABLES, Resolved
+from .schema import SHARED
 
 
 def toml_value(value: Any) -> str:
@@ -27,7 +28,7 @@ def toml_value(value: Any) -> str:
 
 
 def to_toml(resolved: Resolved) -> str:
-    """The tables [data], [forecast], [forecast.params], [strategy], [broker] with ``# source`` comments."""
+    """The tables [data], [forecast], [forecast.params], [strategy], [strategy.params], [broker], with sources."""
     config = resolved.config
     lines = ["# bt-lstm run configuration; each value's source is in its comment.",
              "# Precedence: default < config file < environment < command line."]  # fmt: skip
@@ -40,7 +41,26 @@ def to_toml(resolved: Resolved) -> str:
             lines += ["", "[forecast.params]"]
             for name, value in config.forecast.resolved_params().items():
                 lines.append(_line(name, value, resolved.sources[f"forecast.params.{name}"]))
+        if table == "strategy":
+            lines += _strategy_params(resolved)
     return "\n".join(lines) + "\n"
+
+
+def _strategy_params(resolved: Resolved) -> list[str]:
+    """The [strategy.params] table: the strategy class's own parameters, given or default (none if it is unknown)."""
+    from strategies import registry
+    from strategies.params import declared
+
+    strategy = resolved.config.strategy
+    try:
+        defaults = declared(registry.find(strategy.name).load())
+    except Exception:  # an unknown or broken strategy: the run itself says why, in one line
+        return []
+    given = strategy.given_params()
+    own = {name: given.get(name, value) for name, value in defaults.items() if name not in SHARED}
+    source = f"{DEFAULT} ({strategy.name})"
+    return ["", "[strategy.params]"] + [
+        _line(name, value, resolved.sources.get(f"strategy.params.{name}", source)) for name, value in own.items()]
 
 
 def _line(name: str, value: Any, source: str) -> str:

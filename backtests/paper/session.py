@@ -39,12 +39,12 @@ import numpy as np
 import pandas as pd
 
 from forecasting import Fold, Forecaster, fit_fold, predict_members, resolve_period
-from strategies import registry
 
 from ..config import RunConfig
 from ..data import ticker_prices
 from ..errors import ConfigError, DataError
 from ..outfolder import check_writable
+from ..strategy_setup import choose
 from .day import trade_day, warmup_bars
 from .ledger import Day, Ledger, StepRecord, experiment_lock, paper_dir
 from .models import load_model_file, write_model_file
@@ -88,10 +88,7 @@ def start(name: str, config: RunConfig, *, folder: Path | None = None, notify: N
     """Create experiment ``name`` (refused when it exists); its data must load. Returns its id."""
     if not _NAME.fullmatch(name):
         raise ConfigError(f"experiment name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_' or '-'")
-    try:
-        registry.get(config.strategy.name)
-    except KeyError as exc:
-        raise ConfigError(f"{exc.args[0]} (see `bt strategies`)") from None
+    choose(config.strategy)  # a known strategy that takes these settings, before any data is read
     folder = Path(folder or paper_dir())
     check_writable(folder, what="paper data folder", hint="set BT_PAPER_DIR to a writable folder")
     if (folder / "paper.db").exists():
@@ -176,7 +173,8 @@ class _Session:
                               "(`bt paper step` and `bt paper replay` do)")  # fmt: skip
         self._held.enter_context(experiment_lock(self.folder, self.name))
         self.eid, self.config = exp["id"], RunConfig.from_dict(exp["config"])
-        self.spec = registry.get(self.config.strategy.name)
+        self.chosen = choose(self.config.strategy, strict=False)  # as it was started, by earlier versions too
+        self.spec = self.chosen.spec
         self.prices = ticker_prices(self.config.data, notify=notify)
         self.frame = self.prices.frame
         self.close = self.frame["close"].to_numpy(dtype=np.float64)
@@ -185,7 +183,7 @@ class _Session:
         latest = self.ledger.latest_model(self.eid)
         self.version = None if latest is None else latest["version"]
         self.opening = self._opening()
-        self.warmup = warmup_bars(self.spec.load())
+        self.warmup = warmup_bars(self.chosen.cls)
 
     def _opening(self) -> int | None:
         """Position of step 0 in the data; checks that the data still lines up with the ledger."""
@@ -248,8 +246,7 @@ class _Session:
         bars = self.frame.iloc[max(p - 1 - self.warmup, self.opening) : p + 1].assign(forecast=math.nan)
         bars.iloc[-1, -1] = math.nan if forecast is None else forecast
         queued = self.ledger.queued_order(self.eid)
-        params = self.config.strategy.params_for(self.spec.uses_forecast)
-        out = trade_day(bars, self.spec.load(), params, self.config.broker, self.last, queued)
+        out = trade_day(bars, self.chosen.cls, self.chosen.params, self.config.broker, self.last, queued)
         day = Day(n, self.frame.index[p], float(self.close[p]), out.cash, out.equity, out.size, out.price)
         new_order = None if out.new_order is None else (out.new_order, float(self.close[p]))
         settled = None if queued is None else (queued.id, out.settled)

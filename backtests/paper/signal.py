@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from forecasting import fit_fold, predict_members
-from strategies import registry
 from strategies.signals import predicted_return
 
 from ..config import RunConfig
 from ..data import PriceData
 from ..errors import ConfigError, DataError
+from ..strategy_setup import choose
 from .day import trade_day, warmup_bars
 from .ledger import Day
 
@@ -62,13 +62,13 @@ def latest_signal(config: RunConfig, prices: PriceData, *, holding: Holding = "f
     """Today's forecast (for forecasting strategies) and the order the strategy places for the next open."""
     if holding not in _SIDES:
         raise ConfigError(f"--position must be flat, long or short. Got {holding!r}.")
-    spec = registry.get(config.strategy.name)
-    strategy = spec.load()
+    chosen = choose(config.strategy)
+    spec, strategy = chosen.spec, chosen.cls
     forecast, about = _forecast(config, prices) if spec.uses_forecast else (math.nan, {"model": None})
     p = len(prices.frame) - 1
     bars = prices.frame.iloc[max(p - warmup_bars(strategy) - 1, 0) : p + 1].assign(forecast=math.nan)
     bars.iloc[-1, -1] = forecast
-    out = trade_day(bars, strategy, config.strategy.params_for(spec.uses_forecast), config.broker,
+    out = trade_day(bars, strategy, chosen.params, config.broker,
                     _holding(config, bars, _SIDES[holding]), None)  # fmt: skip
     order = out.new_order or 0
     close = float(prices.frame["close"].iloc[-1])
