@@ -24,7 +24,6 @@ from forecasting import ForecastConfig, WalkForwardResult, resolve_period, walk_
 from forecasting.parallel import InProcess, TaskRunner, WalkForwardPlan, run_plans
 from forecasting.walkforward import FoldCallback
 from reports.metrics import performance
-from strategies import registry
 from strategies.classic import BuyAndHold, SmaCross
 from strategies.feeds import attach_forecasts
 
@@ -34,7 +33,8 @@ from .cache_key import CacheKey
 from .config import RunConfig
 from .data import PriceData, benchmark_prices, benchmark_returns, default_cache_dir, ticker_prices
 from .engine import FILL_COLUMNS, BacktestResult, run_backtest
-from .errors import ConfigError, DataError
+from .errors import DataError
+from .strategy_setup import choose
 
 BASELINES = ("naive", "drift", "moving-average", "ridge")
 Notify = Callable[[str], None]
@@ -209,20 +209,17 @@ def run(
     receives the strategy's and the benchmark's daily returns (the ``strategy`` and ``benchmark``
     columns of ``RunResult.returns``) as soon as they are known, before the other backtests.
     """
-    try:
-        spec = registry.get(config.strategy.name)
-    except KeyError as exc:
-        raise ConfigError(f"{exc.args[0]} (see `bt strategies`)") from None
+    chosen = choose(config.strategy)  # the class and its parameters, checked before any data or training
     prices = prices or ticker_prices(config.data, notify=notify)
     benchmark = benchmark or benchmark_prices(config.data, notify=notify)
     first, last = target_period(config, prices)
     frame = prices.frame.iloc[first - 1 : last + 1]
     fc = None
-    if spec.uses_forecast:
+    if chosen.uses_forecast:
         fc = forecast(config, prices, cache=cache, on_fold=on_fold, executor=executor)
         frame = attach_forecasts(prices.frame, fc.forecasts)
     size = config.strategy.size
-    strategy = run_backtest(frame, spec.load(), config.strategy.params_for(spec.uses_forecast), config.broker)
+    strategy = run_backtest(frame, chosen.cls, chosen.params, config.broker)
     bench = benchmark_returns(benchmark, frame.index)
     if on_strategy is not None:
         on_strategy(_returns(strategy=strategy.returns, benchmark=bench))
