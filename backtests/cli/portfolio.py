@@ -35,6 +35,7 @@ from .options import (
     Slippage,
     Source,
     Start,
+    StrategyParam,
     Threshold,
     TrainDays,
     WarmEpochs,
@@ -73,7 +74,8 @@ def portfolio_config(options: dict[str, Any], *, defaults: dict[str, Any] | None
     given = {**options, "ticker": label, "strategy": STRATEGY}
     run = build(given, defaults=defaults, ignore=("portfolio", "sweep")).config
     universe = chosen.universe
-    config = PortfolioConfig(run, chosen.tickers, rule_settings(table, options),
+    given = {**options, **{k: v for k, v in run.strategy.given_params().items() if options.get(k) is None}}
+    config = PortfolioConfig(run, chosen.tickers, rule_settings(table, given),
                              universe.name if universe else None, universe.as_of if universe else None,
                              membership=bool(universe and universe.name == "sp500"))  # fmt: skip
     return config, chosen
@@ -87,7 +89,8 @@ def portfolio_run_command(
     end: End = None, source: Source = None,
     out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/UNIVERSE-topk-strategy-TIMESTAMP]")]
     = None,
-    model: Model = None, param: Param = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
+    model: Model = None, param: Param = None,
+    strategy_param: StrategyParam = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
     learning_rate: LearningRate = None, threshold: Threshold = None, size: PortfolioSize = None, cash: Cash = None,
@@ -205,7 +208,8 @@ def portfolio_signal_command(
                                                   "weight). [default: none]")] = None,
     strategy: Annotated[str, typer.Option(help="A portfolio strategy.")] = "topk-strategy",
     k: K = None, weighting: Weighting = None, n_drop: NDrop = None, max_turnover: MaxTurnover = None,
-    config: Config = None, source: Source = None, model: Model = None, param: Param = None, seed: Seed = None,
+    config: Config = None, source: Source = None, model: Model = None, param: Param = None,
+    strategy_param: StrategyParam = None, seed: Seed = None,
     seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None, window: Window = None,
     epochs: Epochs = None, batch_size: BatchSize = None, learning_rate: LearningRate = None,
     threshold: Threshold = None, size: PortfolioSize = None,
