@@ -1,6 +1,10 @@
 """Where one ``bt`` command runs its independent pieces: workers started once, reused to the end.
 
-``ExecutorSession`` gives each job a runner (``forecasting.parallel.TaskRunner``): this process
+The one executor of ``bt``: every piece of work that can run side by side is a ``Task`` run by a
+``forecasting.parallel.TaskRunner`` (``run``: results in order; ``each``: each result as it completes),
+``InProcess`` or ``DaskRunner``: a run's ensemble members, folds and baselines, sweep jobs
+(``sweeps.engine``), a portfolio's forecasts (their tables come back to the client) and its comparison
+backtests. ``ExecutorSession`` gives each job a runner: this process
 when nothing is gained (``--scheduler sync``, or a job of one piece: a single warm-started
 model, or forecasts all in the cache), else Dask. By default that is a loopback
 ``LocalCluster`` started by the first job that needs it, one worker per core but no more
@@ -19,13 +23,13 @@ import functools
 import os
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from forecasting.parallel import InProcess, Report, Task, TaskRunner
+from forecasting.parallel import InProcess, OnResult, Report, Task, TaskRunner
 
 from . import drawing
 from .errors import ConfigError
@@ -102,10 +106,13 @@ def call_task(fn: Callable[..., Any], args: tuple[Any, ...], topic: str | None) 
 
 
 class DaskRunner:
-    """Runs tasks on a Dask cluster; results in task order, progress reports as Dask events."""
+    """Runs tasks on a Dask cluster: results in task order (``run``) or as each completes (``each``); progress
+    reports as Dask events. A task is retried ``RETRIES`` times and a killed worker's task is run again
+    elsewhere (by the scheduler); a scheduler that goes away is ``SchedulerLostError`` (the results already
+    handed to ``each``'s caller are kept); any other error or Ctrl-C cancels the tasks not yet done."""
 
-    def __init__(self, client: Any, address: str = "") -> None:
-        self.client, self.address = client, address
+    def __init__(self, client: Any, address: str = "", doing: str = "the run's pieces were computed") -> None:
+        self.client, self.address, self.doing = client, address, doing
 
     @property
     def workers(self) -> int:
@@ -114,6 +121,21 @@ class DaskRunner:
 
     def run(self, tasks: Sequence[Task], on_report: Report | None = None) -> list[Any]:
         """Each task's result, in the order of ``tasks``; cancelled all together on the first error."""
+        with self._submitted(tasks, on_report) as futures:
+            return list(self.client.gather(futures))
+
+    def each(self, tasks: Sequence[Task], on_result: OnResult, on_report: Report | None = None) -> None:
+        """Run ``tasks``, calling ``on_result(position, result)`` in this thread as each completes."""
+        from distributed import as_completed
+
+        with self._submitted(tasks, on_report) as futures:
+            position = {future.key: i for i, future in enumerate(futures)}
+            for future in as_completed(futures):
+                on_result(position[future.key], future.result())
+
+    @contextmanager
+    def _submitted(self, tasks: Sequence[Task], on_report: Report | None) -> Iterator[list[Any]]:
+        """The tasks' futures; on leaving with an error, a lost scheduler becomes one line, the rest cancelled."""
         token = uuid.uuid4().hex[:12]
         topic = f"bt-lstm-progress-{token}" if on_report is not None else None
         if topic is not None and on_report is not None:
@@ -121,14 +143,14 @@ class DaskRunner:
         futures = [self.client.submit(call_task, task.fn, task.args, topic, key=f"bt-{task.name}-{token}",
                                       pure=False, retries=RETRIES) for task in tasks]  # fmt: skip
         try:
-            return list(self.client.gather(futures))
+            yield futures
         except BaseException as exc:
             from .dask_setup import SchedulerLostError, lost_scheduler
 
             if lost_scheduler(self.client, exc):
-                raise SchedulerLostError(f"the Dask scheduler {self.address} went away while the run's pieces "
-                                         f"were computed ({type(exc).__name__}); start it again, or drop "
-                                         "--scheduler, and rerun") from None  # fmt: skip
+                raise SchedulerLostError(f"the Dask scheduler {self.address} went away while {self.doing} "
+                                         f"({type(exc).__name__}); start it again (or pass another --scheduler) "
+                                         "and rerun") from None  # fmt: skip
             self.client.cancel(futures)
             raise
         finally:
@@ -165,14 +187,23 @@ class ExecutorSession:
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
                  tls: tuple[str | None, str | None, str | None] = (None, None, None), *,
                  notify: Callable[[str], None] | None = None,
-                 preload: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 preload: Callable[[], None] | None = None, preload_tensorflow: bool = True) -> None:  # fmt: skip
         self.spec = ExecutorSpec(scheduler or "local", workers, *tls)
         self.auto = scheduler is None
         self.notify = notify or _ignore
         self.preload = preload
+        self.preload_tensorflow = preload_tensorflow
         self._stack = ExitStack()
         self._client: Any = None
         self._pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def of(cls, spec: ExecutorSpec, *, notify: Callable[[str], None] | None = None,
+           preload_tensorflow: bool = False) -> ExecutorSession:  # fmt: skip
+        """A session for ``spec`` (``bt sweep``'s and the portfolio's ``--scheduler``/``--workers``), without a
+        drawing process; workers import TensorFlow only when they first need it unless ``preload_tensorflow``."""
+        tls = (spec.tls_ca_file, spec.tls_cert, spec.tls_key)
+        return cls(spec.scheduler, spec.workers, tls, notify=notify, preload_tensorflow=preload_tensorflow)
 
     def __enter__(self) -> ExecutorSession:
         self.spec.check_reachable()  # a wrong --scheduler is one line at once, not after the data is read
@@ -181,14 +212,15 @@ class ExecutorSession:
             self._pool = drawing.take_early(self.preload) or drawing.start(self.preload)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, *exc: Any) -> None:
+        self.close(*exc)
 
-    def close(self) -> None:
-        """Stop the drawing process and the cluster (or disconnect from it)."""
+    def close(self, *exc: Any) -> None:
+        """Stop the drawing process and the cluster (or disconnect from it); ``exc``, the exception the session
+        ends in, if any (a lost scheduler or Ctrl-C: Dask's own logs while closing are silenced)."""
         self._stop_pool()
-        self._stack.close()
-        self._client = None
+        stack, self._stack, self._client = self._stack, ExitStack(), None
+        stack.__exit__(*(exc or (None, None, None)))
 
     def release_workers(self) -> None:
         """The command needs its workers no more: the cluster (or the connection) is stopped in the background
@@ -208,28 +240,37 @@ class ExecutorSession:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def cluster_size(self, units: int) -> int:
-        """Workers for a job of ``units`` pieces that could run side by side; 0 means this process."""
-        if self.spec.scheduler == "sync" or units < 2:
+    def cluster_size(self, units: int, *, spread: bool = False) -> int:
+        """Workers for a job of ``units`` pieces that could run side by side; 0 means this process.
+
+        ``spread``: even a job of one piece goes to the cluster that was asked for (``--scheduler``, or
+        ``--workers`` of a sweep), so that it runs where its data and cache are meant to be."""
+        if self.spec.scheduler == "sync" or units < 1 or (units < 2 and (self.auto or not spread)):
             return 0
         workers = self.spec.workers or os.cpu_count() or 1
         if self.auto:
             workers = min(workers, units)
         return workers if workers >= 2 or not self.auto else 0
 
-    def runner(self, units: int) -> TaskRunner:
-        """A runner for a job of ``units`` pieces: Dask (started now if not yet, then reused), or this process."""
+    def runner(self, units: int, *, spread: bool = False, start: bool = True,
+               doing: str = "the run's pieces were computed") -> TaskRunner:  # fmt: skip
+        """A runner for a job of ``units`` pieces: Dask (started now if not yet, then reused), or this process.
+
+        ``start=False``: a job too short to pay for starting a cluster of its own runs here unless a cluster
+        was asked for (``--scheduler``, ``--workers``) or is up already. ``doing`` ends the sentence of the
+        error a lost scheduler gives (``the Dask scheduler ... went away while ...``)."""
         if self._client is None:
-            workers = self.cluster_size(units)
-            if not workers:
+            workers = self.cluster_size(units, spread=spread)
+            if not workers or (self.auto and self.spec.workers is None and not start):
                 return InProcess()
             from .dask_setup import dask_client
 
-            self._client = self._stack.enter_context(dask_client(self.spec.scheduler, workers, self.spec.security(),
-                                                                 self.notify, preload_tensorflow=True))  # fmt: skip
-        elif units < 2:
+            self._client = self._stack.enter_context(dask_client(
+                self.spec.scheduler, workers, self.spec.security(), self.notify,
+                preload_tensorflow=self.preload_tensorflow))  # fmt: skip
+        elif units < 1 or (units < 2 and (self.auto or not spread)):
             return InProcess()
-        return DaskRunner(self._client, self.spec.scheduler)
+        return DaskRunner(self._client, self.spec.scheduler, doing)
 
     def draw(self, fn: Callable[..., Any], *args: Any) -> Pending:
         """``fn(*args)`` started elsewhere: in the drawing process, which has the plotting stack imported

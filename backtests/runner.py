@@ -42,9 +42,11 @@ OnStrategy = Callable[[pd.DataFrame], None]
 
 
 class Executor(Protocol):
-    """Picks where a job of ``units`` pieces that could run side by side runs (``backtests.parallel``)."""
+    """Picks where a job of ``units`` pieces that could run side by side runs (``backtests.parallel``):
+    ``spread`` sends even one piece to a cluster that was asked for; ``start=False`` starts none for a short
+    job; ``doing`` names the work in errors."""
 
-    def runner(self, units: int) -> TaskRunner: ...
+    def runner(self, units: int, *, spread: bool = False, start: bool = True, doing: str = ...) -> TaskRunner: ...
 
 
 @dataclass(frozen=True)

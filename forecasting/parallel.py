@@ -38,6 +38,7 @@ from .walkforward import (
 )
 
 Report = Callable[[Any], None]
+OnResult = Callable[[int, Any], None]  # (the task's position in the batch, its result)
 FoldOutput = tuple[dict[str, float], list[float]]  # one member's fit info and forecasts for one fold
 
 
@@ -51,7 +52,10 @@ class Task:
 
 
 class TaskRunner(Protocol):
-    """Runs tasks (in this process or others) and returns their results in task order."""
+    """Runs tasks (in this process or others): all results in task order (``run``), or each as it completes
+    (``each``). The one executor protocol of ``bt``: this process (``InProcess``) or Dask
+    (``backtests.parallel.DaskRunner``) run walk-forward pieces, sweep jobs, a portfolio's forecasts and
+    its comparison backtests alike."""
 
     @property
     def workers(self) -> int:
@@ -60,6 +64,10 @@ class TaskRunner(Protocol):
 
     def run(self, tasks: Sequence[Task], on_report: Report | None = None) -> list[Any]:
         """Each task's result, in the order of ``tasks``; tasks' reports reach ``on_report``."""
+        ...
+
+    def each(self, tasks: Sequence[Task], on_result: OnResult, on_report: Report | None = None) -> None:
+        """Run ``tasks``, calling ``on_result(position, result)`` as each completes, in any order."""
         ...
 
 
@@ -75,6 +83,11 @@ class InProcess:
     def run(self, tasks: Sequence[Task], on_report: Report | None = None) -> list[Any]:
         """Each task's result, in order."""
         return [task.fn(*task.args, on_report or _ignore) for task in tasks]
+
+    def each(self, tasks: Sequence[Task], on_result: OnResult, on_report: Report | None = None) -> None:
+        """Each task in order, ``on_result`` called after each."""
+        for position, task in enumerate(tasks):
+            on_result(position, task.fn(*task.args, on_report or _ignore))
 
 
 @runtime_checkable
@@ -190,7 +203,8 @@ def run_plans(plans: Sequence[WalkForwardPlan], runner: TaskRunner,
               on_fold: FoldCallback | None = None) -> list[WalkForwardResult]:  # fmt: skip
     """Every plan's result, all their tasks run as one batch; ``on_fold`` follows the first plan's folds."""
     workers = max(1, runner.workers)
-    tasks, spans = [], []
+    tasks: list[Task] = []
+    spans: list[tuple[int, int]] = []
     for number, plan in enumerate(plans):
         batch = plan.tasks(workers, number)
         spans.append((len(tasks), len(tasks) + len(batch)))

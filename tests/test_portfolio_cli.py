@@ -89,14 +89,14 @@ def test_report_renders_in_headless_chromium(portfolio_run: tuple[str, Path]) ->
     assert sheet.problems == [] and sheet.evaluated > 5
 
 
-def test_forecasts_on_the_sweep_engine_give_the_same_run(portfolio_run: tuple[str, Path], tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_forecasts_as_executor_tasks_give_the_same_run(portfolio_run: tuple[str, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     _, out = portfolio_run
     monkeypatch.setenv("BT_CACHE_DIR", str(tmp_path / "cache"))
     result = bt("run", "topk-strategy", "--tickers", TICKERS, *TINY, "--scheduler", "sync", "--out",
                 str(tmp_path / "r"))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "forecasts of 5 from the cache" in result.stdout  # computed by the sweep jobs, read back here
+    assert "forecasts of 0 from the cache" in result.stdout  # the tasks' own tables, not read back from a cache
     for name in ("returns.csv", "equity.csv", "weights.csv", "trades.csv", "forecasts.csv"):
         assert (tmp_path / "r" / name).read_bytes() == (out / name).read_bytes(), name
 
@@ -152,7 +152,6 @@ def test_signal_ranks_the_universe_and_gives_target_weights() -> None:
     (["run", "topk-strategy", "--tickers", "KO,JPM", "--universe", "dow30"], "not several"),
     (["run", "topk-strategy", "AAPL"], "unexpected extra argument"),
     (["run", "topk-strategy", "--tickers", "NOSUCHTICKER", "--source", "bundled"], "none of the 1 tickers"),
-    (["run", "topk-strategy", "--tickers", "KO", "--workers", "2", "--no-cache"], "--no-cache cannot be used"),
     (["run", "topk-strategy", "--tickers", "KO", "--start", "1990-01-02"], "the portfolio's days"),
     (["run", "lstm-strategy", "AAPL", "--universe", "dow30"], "No such option"),
     (["signal", "--tickers", "KO", "--strategy", "lstm-strategy"], "not a portfolio strategy"),

@@ -9,7 +9,6 @@ commands, so help stays instant.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,26 +103,25 @@ def portfolio_run_command(
 
     check_strategy(strategy)
     resolved, chosen = portfolio_config(locals())
-    executor = _executor(workers, scheduler)
     _say_universe(chosen)
     began = console.timer()
-    with _drawing(scheduler) as drawing, _TickerBar() as on_ticker:
-        request = PortfolioRequest(resolved, chosen.describe(), out, not no_cache, overwrite, executor,
-                                   rule_workers=1 if scheduler == "sync" else workers or os.cpu_count(),
-                                   draw=drawing.draw)  # fmt: skip
+    with _session(workers, scheduler) as session, _TickerBar() as on_ticker:
+        request = PortfolioRequest(resolved, chosen.describe(), out, not no_cache, overwrite, session,
+                                   draw=session.draw)  # fmt: skip
         result, files = run_and_write_portfolio(request, notify=console.notice, on_ticker=on_ticker)
     print_portfolio(result, files.get("report.html"), console.timer() - began)
 
 
-def _drawing(scheduler: str | None) -> Any:
-    """A session whose process draws the tearsheet (forked now, it imports the plotting stack meanwhile);
-    with ``--scheduler sync`` everything stays in this process."""
+def _session(workers: int | None, scheduler: str | None) -> Any:
+    """The command's executor (``--scheduler``, ``--workers``: the forecasts the cache lacks and the rules'
+    backtests) and its drawing process (forked now, it imports the plotting stack meanwhile); with
+    ``--scheduler sync`` everything stays in this process."""
     from reports.tearsheet import prepare_drawing_process
 
     from ..parallel import ExecutorSession
 
-    return ExecutorSession("sync" if scheduler == "sync" else None, notify=console.notice,
-                           preload=prepare_drawing_process)  # fmt: skip
+    return ExecutorSession(scheduler, workers, notify=console.notice, preload=prepare_drawing_process,
+                           preload_tensorflow=False)  # fmt: skip
 
 
 def check_strategy(name: str) -> None:
@@ -132,15 +130,6 @@ def check_strategy(name: str) -> None:
 
     if name not in PORTFOLIO_STRATEGIES:
         raise ConfigError(f"{name!r} is not a portfolio strategy; use {', '.join(PORTFOLIO_STRATEGIES)}")
-
-
-def _executor(workers: int | None, scheduler: str | None) -> Any:
-    """An ``ExecutorSpec`` when Dask was asked for (``--workers`` or ``--scheduler``), else None."""
-    if workers is None and scheduler is None:
-        return None
-    from ..sweeps.engine import ExecutorSpec
-
-    return ExecutorSpec(scheduler or "local", workers)
 
 
 def _say_universe(chosen: Any) -> None:

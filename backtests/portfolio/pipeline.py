@@ -10,8 +10,8 @@ from typing import Any
 
 from ..cache import ForecastCache
 from ..data import default_cache_dir
-from ..errors import ConfigError
 from ..outfolder import check_writable
+from ..parallel import ExecutorSession
 from .config import PortfolioConfig
 from .forecasts import OnTicker
 from .runner import PortfolioResult, run_portfolio
@@ -21,11 +21,11 @@ Notify = Callable[[str], None]
 
 @dataclass(frozen=True)
 class PortfolioRequest:
-    """A portfolio config, the universe it came from, where to write, the cache and where forecasts run.
+    """A portfolio config, the universe it came from, where to write, the cache and where the work runs.
 
-    ``executor``: None (forecasts in this process), or an ``ExecutorSpec`` (Dask; needs the cache,
-    which carries the workers' forecasts back). ``rule_workers``: processes that backtest the rule and
-    its comparisons side by side (None: this process). ``draw``: where the tearsheet is drawn.
+    ``executor``: None (everything in this process), or the command's open ``ExecutorSession``, which
+    computes the forecasts the cache does not hold (their tables come back from its tasks) and backtests
+    the rule and its comparisons side by side. ``draw``: where the tearsheet is drawn.
     """
 
     config: PortfolioConfig
@@ -33,8 +33,7 @@ class PortfolioRequest:
     out: Path | None = None
     use_cache: bool = True
     overwrite: bool = False
-    executor: Any = None
-    rule_workers: int | None = None
+    executor: ExecutorSession | None = None
     draw: Callable[..., Any] | None = None  # draw(fn, *args): the tearsheet drawn elsewhere meanwhile
 
     def folder(self, now: dt.datetime | None = None) -> Path:
@@ -46,9 +45,6 @@ class PortfolioRequest:
 
     def check(self, out: Path) -> None:
         """Before any work: the run folder and the forecast cache can be written (one-line errors)."""
-        if self.executor is not None and not self.use_cache:
-            raise ConfigError("--no-cache cannot be used with --workers or --scheduler: the workers' forecasts "
-                              "reach this process through the forecast cache")  # fmt: skip
         check_writable(out, what="run folder", marker="run.json", overwrite=self.overwrite)
         if self.use_cache:
             check_writable(default_cache_dir() / "forecasts", what="forecast cache folder",
@@ -65,6 +61,7 @@ def run_and_write_portfolio(request: PortfolioRequest, *, notify: Notify | None 
     out = request.folder()
     request.check(out)
     result = run_portfolio(request.config, universe=request.universe, cache=request.cache(notify),
-                           executor=request.executor, notify=notify, on_ticker=on_ticker,
-                           workers=request.rule_workers)  # fmt: skip
+                           executor=request.executor, notify=notify, on_ticker=on_ticker)  # fmt: skip
+    if request.executor is not None:
+        request.executor.release_workers()  # the cluster stops in the background while the folder is written
     return result, result.save(out, overwrite=request.overwrite, draw=request.draw)

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from forecasting.parallel import InProcess, Task
 from reports.evaluation import probabilistic_sharpe_ratio, sharpe_per_period
 from reports.metrics import TRADING_DAYS, performance
 from strategies.topk import EqualWeight, TopkStrategy
 
 from ..config import BrokerConfig
 from ..data import PriceData
+from ..runner import Executor
 from . import panel as pn
 from .config import PortfolioConfig
 from .engine import FILL_COLUMNS, PortfolioBacktest, run_portfolio_backtest
@@ -47,7 +48,8 @@ def rule_scores(name: str, prices: dict[str, PriceData], forecasts: dict[str, Ti
 def rule_jobs(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts],
               dates: pd.DatetimeIndex, member: pd.DataFrame | None) -> dict[str, Job]:  # fmt: skip
     """The backtest of each rule: its frames, strategy class, parameters and broker."""
-    broker, jobs = config.run.broker, {}
+    broker = config.run.broker
+    jobs: dict[str, Job] = {}
     base = pn.panel(prices, dates, rule_scores("strategy", prices, forecasts), member)
     for name in RULES:
         frames = base if name == "strategy" else pn.rescored(prices, base, rule_scores(name, prices, forecasts))
@@ -59,7 +61,8 @@ def rule_jobs(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: 
     return jobs
 
 
-def _run(job: Job) -> PortfolioBacktest:
+def rule_task(job: Job, report: Callable[[Any], None]) -> PortfolioBacktest:
+    """One rule's backtest as an executor task (no progress to report)."""
     return run_portfolio_backtest(*job)
 
 
@@ -82,32 +85,24 @@ def cash_only(job: Job) -> PortfolioBacktest:
 
 
 def run_rules(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts],
-              dates: pd.DatetimeIndex, member: pd.DataFrame | None, *, workers: int | None = None,
+              dates: pd.DatetimeIndex, member: pd.DataFrame | None, *, executor: Executor | None = None,
               names: tuple[str, ...] = RULES) -> dict[str, PortfolioBacktest]:  # fmt: skip
-    """Backtest the rules ``names`` (default: every rule) over ``dates``: in this process, or in ``workers``
-    processes (each backtest of thirty tickers over five years takes a second or two, about what starting a
-    process costs). Paper trading's report leaves out ``strategy``: its ledger is the strategy."""
+    """Backtest the rules ``names`` (default: every rule) over ``dates``: in this process, or side by side on
+    ``executor`` (the command's ``ExecutorSession``; each backtest of thirty tickers over five years takes a
+    second or two). Paper trading's report leaves out ``strategy``: its ledger is the strategy."""
     jobs = {name: job for name, job in rule_jobs(config, prices, forecasts, dates, member).items() if name in names}
     same = "strategy" in jobs and config.run.forecast.model == "ridge" and config.run.forecast.seeds == 1
     if same:
         jobs.pop("topk_ridge", None)  # the same scores as the strategy's: the same backtest
     done = {name: cash_only(job) for name, job in jobs.items() if never_buys(job)}
-    done.update(_run_all({name: job for name, job in jobs.items() if name not in done}, workers))
+    left = [name for name in jobs if name not in done]
+    runner = (executor.runner(len(left), start=False, doing="the portfolio's backtests ran") if executor
+              else InProcess())  # a few seconds each: a cluster is not started for them alone
+    results = runner.run([Task(rule_task, (jobs[name],), f"rule-{name}") for name in left])
+    done.update(zip(left, results, strict=True))
     if same:
         done.setdefault("topk_ridge", done["strategy"])
     return {name: done[name] for name in names}
-
-
-def _run_all(jobs: dict[str, Job], workers: int | None) -> dict[str, PortfolioBacktest]:
-    """Run the jobs here (one worker) or in a forkserver pool; the results by name."""
-    n = min(len(jobs), workers or 1)
-    if n <= 1:
-        return {name: _run(job) for name, job in jobs.items()}
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["backtests.portfolio.engine"])
-    with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        futures = {name: pool.submit(_run, job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
 
 
 def compare(runs: dict[str, PortfolioBacktest], benchmark: pd.Series, prices: dict[str, PriceData],

@@ -23,6 +23,7 @@ from reports.evaluation import forecast_metrics
 from ..cache import ForecastCache
 from ..data import PriceData, benchmark_prices, benchmark_returns, load_prices, membership_mask
 from ..errors import DataError
+from ..runner import Executor
 from . import panel as pn
 from . import rules as bts
 from .config import PortfolioConfig
@@ -91,12 +92,12 @@ def target_days(config: PortfolioConfig, prices: dict[str, PriceData]) -> tuple[
 
 
 def run_portfolio(config: PortfolioConfig, *, universe: dict[str, Any] | None = None,
-                  cache: ForecastCache | None = None, executor: Any = None, notify: Notify | None = None,
-                  on_ticker: OnTicker | None = None, workers: int | None = None) -> PortfolioResult:  # fmt: skip
+                  cache: ForecastCache | None = None, executor: Executor | None = None, notify: Notify | None = None,
+                  on_ticker: OnTicker | None = None) -> PortfolioResult:  # fmt: skip
     """Forecast every ticker, backtest the rule and its comparisons, and summarise.
 
-    ``executor`` (an ``ExecutorSpec`` or scheduler name) computes the forecasts on Dask;
-    ``workers`` backtests the rules in that many processes (default: this one).
+    ``executor`` (the command's ``ExecutorSession``; None: this process) runs the forecasts the cache does
+    not hold, one task per ticker whose tables come back, and then the rules' backtests side by side.
     """
     prices, left = load_all(config, notify)
     period = target_days(config, prices)
@@ -109,7 +110,7 @@ def run_portfolio(config: PortfolioConfig, *, universe: dict[str, Any] | None = 
     days = pn.calendar(used)
     dates = days[days.searchsorted(pd.Timestamp(period[0])) - 1 : days.searchsorted(pd.Timestamp(period[1])) + 1]
     member = membership_mask(list(used), dates) if config.membership else None
-    runs = bts.run_rules(config, used, forecasts, dates, member, workers=workers)
+    runs = bts.run_rules(config, used, forecasts, dates, member, executor=executor)
     bench = benchmark_prices(config.run.data, notify=notify)
     returns, summary = bts.compare(runs, benchmark_returns(bench, dates), used, dates, config.run.broker.cash)
     summary.update(tickers=len(used), left_out=len(left), folds=max(f.folds for f in forecasts.values()),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..dask_setup import SchedulerLostError
+from ..parallel import ExecutorSession
 from .engine import ExecutorSpec, run_jobs
 from .folder import SweepFolder
 from .spec import Grid, Job, job_id
@@ -64,7 +65,7 @@ def sweep(
     configs: Sequence[RunConfig | Job],
     *,
     out: Path | str,
-    executor: ExecutorSpec | str = "local",
+    executor: ExecutorSpec | ExecutorSession | str = "local",
     grid: Grid = (),
     universe: dict[str, Any] | None = None,
     lean: bool = False,
@@ -74,9 +75,10 @@ def sweep(
     """Run every config (a ``RunConfig`` or a ``Job``) that ``out`` has no result for; return the tables.
 
     ``executor``: ``"local"`` (a loopback ``LocalCluster``, one worker per core), ``"sync"``,
-    a scheduler address, or an ``ExecutorSpec`` (workers, TLS).
+    a scheduler address, an ``ExecutorSpec`` (workers, TLS), or the command's open ``ExecutorSession``.
     """
-    spec = executor if isinstance(executor, ExecutorSpec) else ExecutorSpec(scheduler=executor)
+    spec = executor if isinstance(executor, ExecutorSpec | ExecutorSession) else ExecutorSpec(scheduler=executor)
+    workers = spec.spec.workers if isinstance(spec, ExecutorSession) else spec.workers
     jobs = as_jobs(configs)
     strategy = jobs[0].config.strategy.name if jobs else ""
     folder = SweepFolder(Path(out), jobs, grid, strategy, universe).open()
@@ -87,7 +89,7 @@ def sweep(
     def report() -> None:
         if on_progress is not None:
             finished = state["done"] + state["failed"]
-            running = max(0, min(len(pending) - finished, spec.workers or len(pending)))
+            running = max(0, min(len(pending) - finished, workers or len(pending)))
             on_progress(Progress(len(pending), state["done"], state["failed"], running, time.perf_counter() - began))
 
     def on_done(job: Job, outcome: dict[str, Any]) -> None:
