@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .saved import SavedRunError, read_run_json
-from .saved_fields import PORTFOLIO_FIELDS, check_fields, plain_file, portfolio_column_fields, read_json
+from .saved_fields import PORTFOLIO_FIELDS, check_fields, check_numbers, plain_file, portfolio_column_fields, read_json
 
 KIND = "bt-lstm portfolio run"
 FORMAT = 1
@@ -69,6 +69,7 @@ def _table(folder: Path, name: str) -> pd.DataFrame:
             frame[col] = pd.to_datetime(frame[col])
         elif not pd.api.types.is_datetime64_any_dtype(frame[col]):
             raise SavedRunError(f"{path}: column {col} holds values that are not dates; the file is damaged.")
+    check_numbers(path, frame, [*dates, "origin_date", "ticker", "action", "status", "cache_hit"], SavedRunError)
     return frame.set_index(index) if index else frame
 
 

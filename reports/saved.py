@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .saved_fields import FORECAST_FIELDS, RUN_FIELDS, check_fields, metric_fields, plain_file, read_json
+from .saved_fields import FORECAST_FIELDS, RUN_FIELDS, check_fields, check_numbers, metric_fields, plain_file, read_json
 
 FORMAT = 2
 KIND = "bt-lstm run"
@@ -67,6 +67,7 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame:
             frame[col] = pd.to_datetime(frame[col])
         elif not pd.api.types.is_datetime64_any_dtype(frame[col]):
             raise SavedRunError(f"{path}: column {col} holds values that are not dates; the file is damaged.")
+    check_numbers(path, frame, [*_DATES[name], "action"], SavedRunError)
     return frame
 
 

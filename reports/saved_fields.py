@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 MAX_JSON_BYTES = 64 << 20  # a portfolio run's run.json over 500 tickers is about 200 KB
 
 # What each kind of field must be: the Python types it may have, and how a message says it.
@@ -47,6 +49,16 @@ def plain_file(path: Path, error: type[Exception], hint: str) -> None:
         raise error(f"{path}: cannot be read ({exc.strerror}); {hint}.") from None
     if not stat.S_ISREG(mode):
         raise error(f"{path}: not a regular file (a folder, FIFO or device); {hint}.")
+
+
+def check_numbers(path: Path, frame: pd.DataFrame, text: Iterable[str], error: type[Exception]) -> None:
+    """Raise ``error`` (one line naming ``path`` and the column) unless every column of ``frame`` but ``text``
+    holds numbers: a table edited into words would otherwise end in a traceback while its page is built."""
+    if frame.empty:  # a run without trades: its empty columns have no type
+        return
+    for column in frame.columns:
+        if column not in text and not pd.api.types.is_numeric_dtype(frame[column]):
+            raise error(f"{path}: column {column} holds values that are not numbers; the file is damaged.")
 
 
 def read_json(path: Path, error: type[Exception], hint: str) -> Any:

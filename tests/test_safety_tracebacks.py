@@ -280,3 +280,40 @@ def test_a_paper_ledger_that_is_not_a_file_is_one_line(tmp_path: Path, kind: str
 def test_bt_paper_on_a_ledger_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "paper.db").mkdir()
     one_line_error(bt("paper", "list", env={"BT_PAPER_DIR": str(tmp_path)}), "paper.db is a folder, not a ledger")
+
+
+def _copy(source: Path, folder: Path) -> Path:
+    folder.mkdir()
+    for path in source.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize(("name", "column"), [("returns.csv", "strategy"), ("forecasts.csv", "forecast"),
+                                              ("folds.csv", "fold"), ("baselines.csv", "naive")])  # fmt: skip
+def test_a_saved_table_edited_into_words_is_one_line(no_trade_run: Path, tmp_path: Path, name: str,
+                                                     column: str) -> None:  # fmt: skip
+    folder = _copy(no_trade_run, tmp_path / "copy")
+    table = pd.read_csv(folder / name)
+    table[column] = "abc"  # pandas would fail on it halfway through a page, far from the file
+    table.to_csv(folder / name, index=False)
+    with pytest.raises(SavedRunError) as raised:
+        load_run(folder)
+    expected = f"{folder / name}: column {column} holds values that are not numbers; the file is damaged."
+    assert str(raised.value) == expected
+    if name == "returns.csv":
+        one_line_error(bt("report", str(folder)), f"{name}: column {column} holds values that are not numbers")
+
+
+def test_a_portfolio_table_in_words_is_one_line_and_a_left_out_ticker_is_not(portfolio_run: Path,
+                                                                              tmp_path: Path) -> None:  # fmt: skip
+    folder = _copy(portfolio_run, tmp_path / "copy")
+    tickers = pd.read_csv(folder / "tickers.csv")
+    left_out = pd.DataFrame([{"ticker": "ZZZQ", "status": "left out: no price data"}])
+    pd.concat([tickers, left_out]).to_csv(folder / "tickers.csv", index=False)  # cache_hit: True, ..., empty
+    assert len(load_portfolio(folder).tickers) == len(tickers) + 1
+    weights = pd.read_csv(folder / "weights.csv")
+    weights["AAPL"] = "abc"
+    weights.to_csv(folder / "weights.csv", index=False)
+    with pytest.raises(SavedRunError, match=r"weights\.csv: column AAPL holds values that are not numbers"):
+        load_portfolio(folder)
