@@ -68,11 +68,11 @@ def read_json(path: Path, error: type[Exception], hint: str) -> Any:
     with open(path, "rb") as handle:
         data = handle.read(MAX_JSON_BYTES + 1)
     if len(data) > MAX_JSON_BYTES:
-        raise error(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, too large for a run.json; {hint}.")
+        raise error(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, too large for a {path.name}; {hint}.")
     try:
         return json.loads(data.decode("utf-8"))
     except RecursionError:
-        raise error(f"{path}: JSON nested too deeply to be a run.json; {hint}.") from None
+        raise error(f"{path}: JSON nested too deeply to be a {path.name}; {hint}.") from None
     except (ValueError, UnicodeDecodeError):
         raise error(f"{path}: not valid JSON (truncated or damaged); {hint}.") from None
 

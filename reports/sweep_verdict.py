@@ -9,7 +9,6 @@ every file: a missing, truncated or foreign one is a one-line
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 
 from . import sweep_stats as ss
 from .metrics import TRADING_DAYS, sharpe
+from .saved_fields import plain_file, read_json
 
 KIND = "bt-lstm sweep"
 FORMAT = 1
@@ -68,6 +68,7 @@ def _damaged(path: Path, why: str) -> SweepFolderError:
 
 def _read_csv(path: Path, required: list[str], name: str) -> pd.DataFrame:
     """A CSV with its required columns, dates parsed and numbers checked; errors name the file."""
+    plain_file(path, SweepFolderError, "rerun `bt sweep`")  # a FIFO would block, a device never end
     try:
         frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
     except FileNotFoundError:
@@ -92,11 +93,9 @@ def _read_csv(path: Path, required: list[str], name: str) -> pd.DataFrame:
 def _read_meta(folder: Path) -> dict[str, Any]:
     path = folder / "sweep.json"
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json(path, SweepFolderError, "rerun `bt sweep`")  # a regular file, capped in size and depth
     except FileNotFoundError:
         raise _damaged(path, f"missing; {folder} is not a sweep folder.") from None
-    except (ValueError, UnicodeDecodeError):
-        raise _damaged(path, "not valid JSON (truncated or damaged); rerun `bt sweep`.") from None
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         raise _damaged(path, "not a bt-lstm sweep file.")
     if meta.get("format") != FORMAT:

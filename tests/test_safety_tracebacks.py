@@ -317,3 +317,21 @@ def test_a_portfolio_table_in_words_is_one_line_and_a_left_out_ticker_is_not(por
     weights.to_csv(folder / "weights.csv", index=False)
     with pytest.raises(SavedRunError, match=r"weights\.csv: column AAPL holds values that are not numbers"):
         load_portfolio(folder)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="makes a FIFO")
+@pytest.mark.parametrize("name", ["sweep.json", "results.csv"])
+def test_bt_sweep_report_refuses_a_fifo_not_reads_it(tmp_path: Path, name: str) -> None:
+    from reports.sweep_verdict import FORMAT, KIND
+
+    meta = {"kind": KIND, "format": FORMAT, "grid": {}, "jobs": [{"job_id": "a"}]}
+    (tmp_path / "sweep.json").write_text(json.dumps(meta))
+    (tmp_path / name).unlink(missing_ok=True)
+    os.mkfifo(tmp_path / name)  # reading it would wait for a writer forever
+    one_line_error(bt("sweep-report", str(tmp_path), timeout=120), f"{name}: not a regular file")
+
+
+def test_bt_sweep_report_refuses_a_huge_sweep_json_unread(tmp_path: Path) -> None:
+    with open(tmp_path / "sweep.json", "wb") as handle:
+        handle.truncate(65 << 20)  # sparse: refused by its size
+    one_line_error(bt("sweep-report", str(tmp_path)), "sweep.json: larger than 64 MiB, too large for a sweep.json")
