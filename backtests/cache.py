@@ -171,13 +171,14 @@ class ForecastCache:
         A folder that cannot take it (an entry's name taken by a directory, a full disk) is a notice:
         the run goes on without caching.
         """
-        paths, header = self._paths(key), {"key": key, "format": _FORMAT, "sha256": {}, "dtypes": {}}
+        paths, sums, dtypes = self._paths(key), dict[str, str](), dict[str, dict[str, str]]()
+        header: dict[str, Any] = {"key": key, "format": _FORMAT, "sha256": sums, "dtypes": dtypes}
         try:
             for name, frame in (("forecasts", result.forecasts), ("folds", result.folds)):
                 text = _table_text(frame).encode("utf-8")
                 atomic_write_bytes(paths[f"{name}.csv"], text)
-                header["sha256"][name] = hashlib.sha256(text).hexdigest()
-                header["dtypes"][name] = {c: str(t) for c, t in frame.dtypes.items()}
+                sums[name] = hashlib.sha256(text).hexdigest()
+                dtypes[name] = {str(c): str(t) for c, t in frame.dtypes.items()}
             header["hmac"] = self.key.sign(_signed_part(header))
             atomic_write_bytes(paths["json"], json.dumps(header, indent=1).encode("utf-8"))
         except OSError as exc:

@@ -122,7 +122,7 @@ def _leftover_pattern(path: Path) -> re.Pattern[str]:
 def remove_leftovers(path: Path) -> list[str]:
     """Remove the staging folders a killed writer of ``path`` left beside it; only while holding its lock."""
     path = Path(os.path.abspath(path))
-    pattern, removed = _leftover_pattern(path), []
+    pattern, removed = _leftover_pattern(path), list[str]()
     try:
         entries = list(os.scandir(path.parent))
     except OSError:

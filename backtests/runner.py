@@ -26,6 +26,7 @@ from forecasting.walkforward import FoldCallback
 from reports.metrics import performance
 from strategies.classic import BuyAndHold, SmaCross
 from strategies.feeds import attach_forecasts
+from strategies.params import declared
 
 from .cache import ForecastCache, forecast_key, series_fingerprint
 from .cache_check import Expected
@@ -244,7 +245,7 @@ def _returns(**columns: pd.Series) -> pd.DataFrame:
 
 def _sma_cross(frame: pd.DataFrame, size: float, config: RunConfig) -> BacktestResult:
     """The SMA crossover over the same bars; over fewer bars than its slow average it never trades."""
-    if len(frame) > SmaCross.params.slow:
+    if len(frame) > declared(SmaCross)["slow"]:
         return run_backtest(frame, SmaCross, {"size": size}, config.broker)
     flat = pd.Series(config.broker.cash, index=frame.index, name="equity")
     return BacktestResult(equity=flat, fills=pd.DataFrame(columns=FILL_COLUMNS))

@@ -134,7 +134,7 @@ class ForecastConfig:
         general = {f.name for f in dataclasses.fields(cls)} - {"params"}
         base = cls(**{k: v for k, v in values.items() if k in general})
         if "params" in values:
-            return dataclasses.replace(base, params=dict(values["params"] or {}))
+            return dataclasses.replace(base, params=tuple(dict(values["params"] or {}).items()))
         takes = base.model_parameters()
-        legacy = {k: v for k, v in values.items() if k not in general and k in takes and k != "seed"}
+        legacy = tuple((k, v) for k, v in values.items() if k not in general and k in takes and k != "seed")
         return dataclasses.replace(base, params=legacy)

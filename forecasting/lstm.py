@@ -112,9 +112,10 @@ class LSTMForecaster(Forecaster):
     description = "LSTM(64)->LSTM(64)->Dense(32)->Dense(1) on scaled daily log returns"
 
     def __post_init__(self) -> None:
-        self.units = tuple(self.units)
-        if len(self.units) != 2:
-            raise ValueError(f"`units` must give two LSTM layer sizes. Got {self.units!r}.")
+        units = tuple(self.units)  # a list from a config file or JSON
+        if len(units) != 2:
+            raise ValueError(f"`units` must give two LSTM layer sizes. Got {units!r}.")
+        self.units = (units[0], units[1])
         for name, value in [("units", u) for u in self.units] + [
             ("dense", self.dense),
             ("epochs", self.epochs),

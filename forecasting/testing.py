@@ -116,7 +116,7 @@ class _Kit:
     splitter: WalkForwardSplitter
 
     def __post_init__(self) -> None:
-        self.who = f"{self.cls.__qualname__} ({self.cls.name!r})"
+        self.who = f"{self.cls.__qualname__} ({getattr(self.cls, 'name', None)!r})"  # check_shape saw a str
         self.takes = registry.parameters(self.cls)
         if "seed" in self.takes and "seed" not in self.params:
             self.params["seed"] = 0  # two instances get the same seed

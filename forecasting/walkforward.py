@@ -117,7 +117,7 @@ def fresh(forecaster: Forecaster) -> Forecaster:
 
 def fresh_members(forecaster: Forecaster | Sequence[Forecaster]) -> list[Forecaster]:
     """Unfitted copies of a forecaster or of each member of an ensemble (ValueError when there are none)."""
-    members = [fresh(f) for f in (list(forecaster) if isinstance(forecaster, list | tuple) else [forecaster])]
+    members = [fresh(f) for f in forecaster] if isinstance(forecaster, Sequence) else [fresh(forecaster)]
     if not members:
         raise ValueError("walk_forward needs at least one forecaster.")
     return members

@@ -40,8 +40,8 @@ def build_report(folder: Path, *, tearsheet: Pending | None = None, draw: Draw |
     title = tearsheet_title(meta["data"]["ticker"], meta["config"]["strategy"]["name"],
                             meta["period"]["first_day"], meta["period"]["last_day"])  # fmt: skip
     if tearsheet is None:
-        args: tuple[Any, ...] = (run.returns["strategy"], run.returns["benchmark"].rename(meta["benchmark"]["ticker"]),
-                                 title)  # fmt: skip
+        returns = run.returns_table()
+        args: tuple[Any, ...] = (returns["strategy"], returns["benchmark"].rename(meta["benchmark"]["ticker"]), title)
         tearsheet = draw(tearsheet_html, *args) if draw is not None else _Drawn(tearsheet_html(*args))
     page = run_page(run, "tearsheet.html")
     write_page(folder / "tearsheet.html", tearsheet, title)

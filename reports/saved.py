@@ -49,6 +49,12 @@ class SavedRun:
     folds: pd.DataFrame | None
     baselines: pd.DataFrame | None
 
+    def returns_table(self) -> pd.DataFrame:
+        """``returns``, for a page that needs them; SavedRunError for a run without (a walk-forward's)."""
+        if self.returns is None:
+            raise SavedRunError(f"{self.folder}: the run has no returns.csv; this page needs a backtest (`bt run`).")
+        return self.returns
+
 
 def _read_table(folder: Path, name: str) -> pd.DataFrame:
     path = folder / name

@@ -267,14 +267,15 @@ def _strategy_clause(v: SweepVerdict) -> str:
         return f"With only {len(v.days)} days common to every job, the strategies were not tested against buy-and-hold"
     beats = s.spa_consistent < v.alpha
     tests = f"(SPA {p_text(s.spa_consistent)}, Reality Check {p_text(s.reality_check)})"
-    has_dsr = v.deflated is not None and not math.isnan(v.deflated.dsr)
+    dsr = math.nan if v.deflated is None else v.deflated.dsr
+    has_dsr = not math.isnan(dsr)
     if s.n_trials == 1:
         text = f"With a single configuration, the strategy {'beats' if beats else 'does not beat'} buy-and-hold {tests}"
-        return text + (f" and its deflated Sharpe ratio is {v.deflated.dsr:.2f}" if has_dsr else "")
+        return text + (f" and its deflated Sharpe ratio is {dsr:.2f}" if has_dsr else "")
     text = (f"After accounting for {_plural(s.n_trials, 'configuration')} tried, "
             f"{'at least one configuration beats' if beats else 'no configuration beats'} buy-and-hold {tests}")
     if has_dsr:
-        text += f" and the best by Sharpe ({v.best_point}) has a deflated Sharpe ratio of {v.deflated.dsr:.2f}"
+        text += f" and the best by Sharpe ({v.best_point}) has a deflated Sharpe ratio of {dsr:.2f}"
     return text
 
 

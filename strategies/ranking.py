@@ -90,7 +90,9 @@ def weigh(rule: TopkRule, names: list[str], volatility: Mapping[str, float] | No
         return {}
     if rule.weighting == "equal":
         return {t: rule.size / rule.k for t in names}
-    inverse = {t: 1.0 / volatility[t] for t in names}  # type: ignore[index]
+    if volatility is None:
+        raise ValueError("inverse-volatility weights need each name's volatility")
+    inverse = {t: 1.0 / volatility[t] for t in names}
     total = sum(inverse.values())
     invested = rule.size * len(names) / rule.k
     return {t: invested * inverse[t] / total for t in names}

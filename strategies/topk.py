@@ -10,7 +10,10 @@ are placed sells first, then buys, so the sells' cash is there for the buys.
 
 from __future__ import annotations
 
+from typing import Any
+
 import backtrader as bt
+import numpy as np
 
 from .feeds import FrameData
 from .ranking import TopkRule, needs_trade, target_weights
@@ -28,14 +31,17 @@ class PortfolioData(FrameData):
 
     def start(self) -> None:
         super().start()
-        self._columns: list | None = None  # taken on the first bar-by-bar load (a preload never needs them)
+        # Taken on the first bar-by-bar load (a preload never needs them).
+        self._columns: list[tuple[Any, np.ndarray]] | None = None
 
-    def _take_columns(self) -> None:
+    def _take_columns(self) -> list[tuple[Any, np.ndarray]]:
+        """Each line with its column's values; also the dates as backtrader numbers and the date line."""
         frame = self.p.dataname
-        self._columns = [(getattr(self.lines, name), frame.iloc[:, index].to_numpy())
-                         for name, index in self._colmapping.items()
-                         if name != "datetime" and index is not None]  # fmt: skip
         self._stamps = [bt.date2num(stamp.to_pydatetime()) for stamp in frame.index]
+        self._clock = self.datetime  # the date line: a feed passes a line's name on to its ``lines``
+        return [(getattr(self.lines, name), frame.iloc[:, index].to_numpy())
+                for name, index in self._colmapping.items()
+                if name != "datetime" and index is not None]  # fmt: skip
 
     def _tick_fill(self, force: bool = False) -> None:
         """No tick copies: backtrader's broker falls back to the bar's own open, high, low and close (the same
@@ -46,13 +52,13 @@ class PortfolioData(FrameData):
 
     def _load(self) -> bool:
         if self._columns is None:
-            self._take_columns()
+            self._columns = self._take_columns()
         self._idx += 1
         if self._idx >= len(self._stamps):
             return False
         for line, values in self._columns:
             line[0] = values[self._idx]
-        self.lines.datetime[0] = self._stamps[self._idx]
+        self._clock[0] = self._stamps[self._idx]
         return True
 
 

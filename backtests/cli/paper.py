@@ -256,8 +256,9 @@ def signal_command(
     from ..data import ticker_prices
 
     run_config = build(locals()).config
+    holding = paper.parse_holding(position)  # before any data is read
     prices = ticker_prices(run_config.data, notify=console.notice)
-    s = paper.latest_signal(run_config, prices, holding=position)
+    s = paper.latest_signal(run_config, prices, holding=holding)
     if as_json:
         console.out.print_json(json.dumps(s))
         return

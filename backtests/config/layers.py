@@ -49,7 +49,7 @@ def at(where: str, table: str, key: str, value: Any) -> str:
     return f"{where}: [{table}] {key} = {value!r}"
 
 
-def _kind(table: str, key: str) -> type | tuple[type, ...]:
+def _kind(table: str, key: str) -> tuple[type, ...]:
     """The Python type(s) a key's value must have in a file (bool is not an int; an int is a float)."""
     if (table, key) in _DATES:
         return (dt.date,)
@@ -83,7 +83,7 @@ def _check_value(where: str, table: str, key: str, value: Any) -> Any:
         raise ConfigError(f"{at(where, table, key, value)} must be {_describe(kinds)}.")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{at(where, table, key, value)} must be a finite number.")
-    return float(value) if float in kinds and int in kinds else value
+    return float(value) if float in kinds and isinstance(value, int | float) else value  # an int where a float goes
 
 
 def check_layer(layer: dict[str, Any], where: str) -> Layer:

@@ -6,6 +6,7 @@ The output is itself a valid config file: ``bt config show ... > run.toml`` then
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from typing import Any
@@ -35,7 +36,7 @@ def to_toml(resolved: Resolved) -> str:
     values = {"data": config.data, "forecast": config.forecast, "strategy": config.strategy, "broker": config.broker}
     for table, obj in values.items():
         lines += ["", f"[{table}]"]
-        for name in (f.name for f in TABLES[table].__dataclass_fields__.values() if f.name != "params"):
+        for name in (f.name for f in dataclasses.fields(TABLES[table]) if f.name != "params"):
             lines.append(_line(name, getattr(obj, name), resolved.sources[f"{table}.{name}"]))
         if table == "forecast":
             lines += ["", "[forecast.params]"]

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from ..errors import ConfigError
 
@@ -34,7 +35,12 @@ DEFAULT_MAX_MB = 64
 _BLOCK = 1 << 20
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))  # fmt: skip
-_PACKED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+# What gzip.open, bz2.open and lzma.open(handle, "rb") return, as the readers they are.
+_PACKED: dict[str, Callable[[BinaryIO], io.BufferedIOBase]] = {
+    ".gz": lambda handle: gzip.GzipFile(fileobj=handle, mode="rb"),
+    ".bz2": lambda handle: bz2.BZ2File(handle, "rb"),
+    ".xz": lambda handle: lzma.LZMAFile(handle, "rb"),
+}
 
 
 class NotRegularFile(OSError):
@@ -115,13 +121,13 @@ def read_unpacked(path: Path | str, cap: int | None = None) -> bytes:
     with open_regular(path) as handle:
         if suffix == ".zip":
             return _unzipped(handle, limit)
-        packed = _PACKED.get(suffix) or (gzip.open if handle.read(2) == b"\x1f\x8b" else None)
+        packed = _PACKED.get(suffix) or (_PACKED[".gz"] if handle.read(2) == b"\x1f\x8b" else None)
         handle.seek(0)
         if packed is None:
             if os.fstat(handle.fileno()).st_size > limit:
                 raise FileTooLarge(limit)
             return _capped(handle, limit)
-        with packed(handle, "rb") as stream:
+        with packed(handle) as stream:
             return _capped(stream, limit)
 
 
@@ -134,9 +140,10 @@ def _unzipped(handle: BinaryIO, limit: int) -> bytes:
             return _capped(member, limit)
 
 
-def _capped(stream: BinaryIO, limit: int) -> bytes:
+def _capped(stream: IO[bytes] | io.BufferedIOBase, limit: int) -> bytes:
     """At most ``limit`` bytes of ``stream``, read in blocks; ``FileTooLarge`` if there are more."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while size <= limit:
         block = stream.read(min(_BLOCK, limit + 1 - size))
         if not block:

@@ -22,15 +22,16 @@ __all__ = ["REPAIR_POLICIES", "RepairBars", "check_policy", "clip_bars", "flatte
            "spike_notice"]  # fmt: skip
 
 RepairBars = Literal["refuse", "clip"]
-REPAIR_POLICIES: tuple[str, ...] = get_args(RepairBars)
+REPAIR_POLICIES: tuple[RepairBars, ...] = get_args(RepairBars)
 _SHOWN = 3  # dates a notice names before "and N more"
 
 
 def check_policy(policy: object) -> RepairBars:
     """``policy`` if it is one of REPAIR_POLICIES, else a one-line ConfigError."""
-    if policy not in REPAIR_POLICIES:
-        raise ConfigError(f"`repair_bars` must be refuse or clip. Got {policy!r}.")
-    return policy  # type: ignore[return-value]
+    for known in REPAIR_POLICIES:
+        if policy == known:
+            return known
+    raise ConfigError(f"`repair_bars` must be refuse or clip. Got {policy!r}.")
 
 
 def clip_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DatetimeIndex]:

@@ -82,7 +82,7 @@ def _refusals(label: str) -> Iterator[None]:
     except FileNotFoundError:
         raise fail(label, None, "no such file", None, "check the path given to --csv") from None
     except NotRegularFile as err:
-        raise fail(label, None, err.strerror, None, "pass a regular file (not a pipe, device or folder)") from None
+        raise fail(label, None, str(err), None, "pass a regular file (not a pipe, device or folder)") from None
     except FileTooLarge as err:
         what = f"holds more than {err.cap / (1 << 20):g} MiB (decompressed), the limit on a file bt reads"
         raise fail(label, None, what, None, f"set {MAX_ENV} to a larger number of MiB, or pass another file") from None
@@ -137,11 +137,11 @@ def _decode(data: bytes, label: str) -> tuple[str, str]:
         text = ""
     if text and "\x00" not in text:
         return text, ""
-    codec = _utf16_without_bom(data)
-    if codec is None:
+    utf16 = _utf16_without_bom(data)
+    if utf16 is None:
         what = "not UTF-8 or UTF-16 text" if not text else "not a text file (it holds NUL bytes)"
         raise fail(label, None, what, None, "save it as UTF-8 CSV or pass another --csv")
-    return _text(data, codec, "UTF-16", label), _NO_BOM
+    return _text(data, utf16, "UTF-16", label), _NO_BOM
 
 
 def _utf16_without_bom(data: bytes) -> str | None:

@@ -267,7 +267,7 @@ def _split_by_data(members: Iterable[str], cache: Path,
     """
     bundled = set(bundled_tickers())
     prices = cache / "prices"
-    have, missing, late = [], [], 0
+    have, missing, late = list[str](), list[str](), 0
     for ticker in members:
         path = _bundled_path(ticker) if ticker in bundled else prices / f"{ticker}.csv"
         ok = "." not in ticker or ticker in bundled

@@ -101,9 +101,10 @@ def yahoo_downloader(ticker: str, start: pd.Timestamp | None) -> pd.DataFrame:
         raise NetworkError(
             f"Yahoo Finance did not answer for {ticker} within {_DEADLINE_S:.0f} s; {_HINT}"
         )
-    if "error" in answer:
-        raise answer["error"]  # type: ignore[misc]
-    return answer["frame"]  # type: ignore[return-value]
+    error = answer.get("error")
+    if isinstance(error, BaseException):
+        raise error
+    return answer["frame"]
 
 
 def _history(ticker: str, start: pd.Timestamp | None) -> pd.DataFrame:

@@ -8,7 +8,7 @@ backtrader with the strategy class itself, ``ledger`` is the crash-safe SQLite s
 from .account import experiments, status, write_report
 from .ledger import paper_dir
 from .session import Advance, DayReport, replay, start, step
-from .signal import latest_signal
+from .signal import latest_signal, parse_holding
 
-__all__ = ["Advance", "DayReport", "experiments", "latest_signal", "paper_dir", "replay", "start", "status", "step",
-           "write_report"]  # fmt: skip
+__all__ = ["Advance", "DayReport", "experiments", "latest_signal", "paper_dir", "parse_holding", "replay", "start",
+           "status", "step", "write_report"]  # fmt: skip

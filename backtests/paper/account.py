@@ -148,6 +148,7 @@ def write_report(name: str, out: Path, *, folder: Path | None = None, notify: No
     with staged(out, what="report folder") as stage:
         for table, frame in tables.items():
             write_csv(frame, stage / f"{table}.csv", index=False)
-        write_tearsheet(run.returns["strategy"], run.returns["benchmark"], stage / "tearsheet.html", title=title)
+        returns = run.returns_table()
+        write_tearsheet(returns["strategy"], returns["benchmark"], stage / "tearsheet.html", title=title)
         atomic_write_text(stage / "report.html", paper_page(run, "tearsheet.html"))
     return {name: out / name for name in [*(f"{t}.csv" for t in tables), "tearsheet.html", "report.html"]}

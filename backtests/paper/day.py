@@ -108,7 +108,7 @@ class DayOutcome:
     equity: float
     size: int
     price: float
-    settled: str | None  # "filled" or "rejected" when an order was queued
+    settled: tuple[int, str] | None  # (the queued order's id, "filled" or "rejected") when one was queued
     fill: dict[str, Any] | None
     new_order: int | None  # signed size
 
@@ -127,7 +127,9 @@ def trade_day(
     cerebro.adddata(feed)
     if last is not None:
         cerebro.broker = _resumed(cerebro.broker, feed, last)
-    cerebro.addstrategy(paper_strategy(strategy), queued=0 if queued is None else queued.size, **params)
+    # A class is hashable; mypy reads type[Any] (backtrader has no types) as not Hashable.
+    paper = paper_strategy(strategy)  # type: ignore[arg-type]
+    cerebro.addstrategy(paper, queued=0 if queued is None else queued.size, **params)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
     cerebro.addanalyzer(FillRecorder, _name="fills")
     # Bar by bar: backtrader's vectorised mode (runonce) fails on an indicator given fewer bars
@@ -141,7 +143,7 @@ def trade_day(
     orders = result.broker.orders
     settled = None
     if queued is not None:
-        settled = "filled" if orders[0].status == bt.Order.Completed else "rejected"
+        settled = (queued.id, "filled" if orders[0].status == bt.Order.Completed else "rejected")
     pending = [o for o in orders if o.alive()]
     if len(pending) > 1:
         raise RuntimeError(f"{strategy.__name__} placed {len(pending)} orders in one day; paper trading takes one")

@@ -91,6 +91,10 @@ class StepRecord:
     model_version: int | None = None
     model: dict[str, Any] | None = None  # a new version's row, when the step retrained
 
+    def __post_init__(self) -> None:
+        if self.fill is not None and self.settled is None:
+            raise ValueError("a step's fill needs the order it settles")
+
 
 def paper_dir() -> Path:
     """$BT_PAPER_DIR, else $XDG_DATA_HOME/bt-lstm/paper, else ~/.local/share/bt-lstm/paper."""
@@ -237,7 +241,9 @@ class Ledger:
                                            (name, json.dumps(config, sort_keys=True), created))  # fmt: skip
         except sqlite3.IntegrityError:
             raise ExperimentError(f"experiment {name!r} exists; pick another name (see `bt paper list`)") from None
-        return int(cursor.lastrowid)
+        if cursor.lastrowid is None:  # sqlite3 sets it after every INSERT; None would mean no row was added
+            raise ExperimentError(f"experiment {name!r} was not added to the ledger; run the command again")
+        return cursor.lastrowid
 
     def experiment(self, name: str) -> dict[str, Any]:
         """The experiment called ``name`` (id, name, config as a dict, created)."""
@@ -345,11 +351,11 @@ class Ledger:
                        (status, order_id, eid)).rowcount  # fmt: skip
             if done != 1:
                 raise ExperimentError(f"order {order_id} is not queued any more; another process stepped this day")
-        if r.fill is not None:
-            f = r.fill
-            run("INSERT INTO fills (order_id, experiment_id, date, action, size, price, value, commission) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (r.settled[0], eid, _iso(f["date"]), f["action"], int(f["size"]),
-                                                    f["price"], f["value"], f["commission"]))  # fmt: skip
+            if r.fill is not None:
+                f = r.fill
+                run("INSERT INTO fills (order_id, experiment_id, date, action, size, price, value, commission) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (order_id, eid, _iso(f["date"]), f["action"], int(f["size"]),
+                                                        f["price"], f["value"], f["commission"]))  # fmt: skip
         run("INSERT INTO days VALUES (?, ?, ?, ?, ?, ?)", (eid, day.step, date, day.close, day.cash, day.equity))
         run("INSERT INTO positions VALUES (?, ?, ?, ?, ?)", (eid, date, r.ticker, day.size, day.price))
         if r.new_order is not None:

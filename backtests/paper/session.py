@@ -104,7 +104,8 @@ def step(name: str, *, date: dt.date | None = None, folder: Path | None = None,
     """Step ``name`` through ``date`` (default: the latest settled day of data), catching up missed days."""
     with _Session(name, Path(folder or paper_dir()), notify) as session:
         target = session.position(date) if date else session.settled_end()
-        first = target if session.last is None else session.last_position + 1
+        last = session.last_position
+        first = target if last is None else last + 1
         return session.run(range(first, target + 1), on_day)
 
 
@@ -117,7 +118,8 @@ def replay(name: str, *, start: dt.date | None = None, end: dt.date | None = Non
     continues from the day after its last step.
     """
     with _Session(name, Path(folder or paper_dir()), notify) as session:
-        last = None if session.last is None else (session.last_position, f"{session.last.date:%Y-%m-%d}")
+        at, day = session.last_position, session.last
+        last = None if at is None or day is None else (at, f"{day.date:%Y-%m-%d}")
         where = f"{session.prices.ticker} ({session.prices.source})"
         positions = replay_positions(session.frame.index, session.config.forecast.splitter(), start, end,
                                      last=last, name=name, where=where)  # fmt: skip
@@ -201,8 +203,9 @@ class _Session:
         return opening
 
     @property
-    def last_position(self) -> int:
-        return self.opening + self.last.step
+    def last_position(self) -> int | None:
+        """Position of the last stepped day in the data; None before the first step."""
+        return None if self.opening is None or self.last is None else self.opening + self.last.step
 
     def position(self, date: dt.date) -> int:
         """Position of trading day ``date``; DataError when the data has no such day."""
@@ -234,7 +237,7 @@ class _Session:
         return Advance(reports, self.frame.index[-1], self.prices.source, through)
 
     def _step(self, p: int) -> DayReport:
-        if self.last is None:
+        if self.opening is None:  # the first step (no last day)
             self._check_opening(p)
             self.opening = p
         n = p - self.opening
@@ -249,12 +252,12 @@ class _Session:
         out = trade_day(bars, self.chosen.cls, self.chosen.params, self.config.broker, self.last, queued)
         day = Day(n, self.frame.index[p], float(self.close[p]), out.cash, out.equity, out.size, out.price)
         new_order = None if out.new_order is None else (out.new_order, float(self.close[p]))
-        settled = None if queued is None else (queued.id, out.settled)
-        self.ledger.record_step(StepRecord(self.eid, day, self.prices.ticker, settled, out.fill, new_order,
+        self.ledger.record_step(StepRecord(self.eid, day, self.prices.ticker, out.settled, out.fill, new_order,
                                            forecast, version, model))  # fmt: skip
         self.last = day
         return DayReport(self.name, self.prices.ticker, day, self.config.broker.cash, out.fill,
-                         out.settled == "rejected", model, forecast, out.new_order)  # fmt: skip
+                         out.settled is not None and out.settled[1] == "rejected", model, forecast,
+                         out.new_order)  # fmt: skip
 
     def _check_opening(self, p: int) -> None:
         need = self.config.forecast.train_days
@@ -273,14 +276,15 @@ class _Session:
                 self.members = [load_model_file(self.folder, f) for f in latest["files"]]
         return self.members
 
-    def _fold(self, n: int) -> Fold:
-        """The walk-forward fold step ``n`` belongs to, from the splitter (as in ``bt run``)."""
+    def _fold(self, p: int, n: int) -> Fold:
+        """The walk-forward fold step ``n`` (at position ``p``, so step 0 is at ``p - n``) belongs to, from the
+        splitter (as in ``bt run``)."""
         every = self.config.forecast.retrain_every
-        return self.config.forecast.splitter().fold(n // every, self.opening + 1, len(self.close) - 1)
+        return self.config.forecast.splitter().fold(n // every, p - n + 1, len(self.close) - 1)
 
     def _retrain(self, p: int, n: int) -> dict[str, Any]:
         """Fit the fold whose origin is ``p`` (fold n // retrain_every); save a new model version."""
-        members, fold = self._forecasters(), self._fold(n)
+        members, fold = self._forecasters(), self._fold(p, n)
         info = fit_fold(members, self.close, fold, self.config.forecast.lookback)
         version = 1 if self.version is None else self.version + 1
         files = [write_model_file(self.folder, self.name, version, i, m.to_bytes()) for i, m in enumerate(members)]

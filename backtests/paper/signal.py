@@ -26,7 +26,7 @@ from .day import trade_day, warmup_bars
 from .ledger import Day
 
 Holding = Literal["flat", "long", "short"]
-_SIDES = {"flat": 0, "long": 1, "short": -1}
+_SIDES: dict[Holding, int] = {"flat": 0, "long": 1, "short": -1}
 _NAMES = {0: "flat", 1: "long", -1: "short"}
 
 
@@ -58,10 +58,17 @@ def _holding(config: RunConfig, bars: pd.DataFrame, side: int) -> Day | None:
     return Day(0, date, price, cash - shares * price, cash, shares, price)
 
 
+def parse_holding(text: str) -> Holding:
+    """``text`` (``--position``) as what is held now; ConfigError unless it is flat, long or short."""
+    for side in _SIDES:
+        if text == side:
+            return side
+    raise ConfigError(f"--position must be flat, long or short. Got {text!r}.")
+
+
 def latest_signal(config: RunConfig, prices: PriceData, *, holding: Holding = "flat") -> dict[str, Any]:
     """Today's forecast (for forecasting strategies) and the order the strategy places for the next open."""
-    if holding not in _SIDES:
-        raise ConfigError(f"--position must be flat, long or short. Got {holding!r}.")
+    holding = parse_holding(holding)  # a caller without a type checker may pass any text
     chosen = choose(config.strategy)
     spec, strategy = chosen.spec, chosen.cls
     forecast, about = _forecast(config, prices) if spec.uses_forecast else (math.nan, {"model": None})

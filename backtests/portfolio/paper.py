@@ -91,7 +91,8 @@ def step_portfolio(name: str, *, date: dt.date | None = None, folder: Path | Non
     """Step ``name`` through ``date`` (default: the latest settled day), catching up missed days."""
     with PortfolioSession(name, Path(folder or paper_dir()), notify) as session:
         target = session.position(date) if date else session.settled_end()
-        first = target if session.last is None else session.last_position + 1
+        last = session.last_position
+        first = target if last is None else last + 1
         return session.run(range(first, target + 1), on_day)
 
 
@@ -100,7 +101,8 @@ def replay_portfolio(name: str, *, start: dt.date | None = None, end: dt.date | 
                      on_day: OnDay | None = None) -> PortfolioAdvance:  # fmt: skip
     """Step ``name`` through history from ``start`` to ``end``, as ``bt run topk-strategy --start --end``."""
     with PortfolioSession(name, Path(folder or paper_dir()), notify) as session:
-        last = None if session.last is None else (session.last_position, session.last["date"])
+        at, day = session.last_position, session.last
+        last = None if at is None or day is None else (at, day["date"])
         positions = replay_positions(session.days, session.config.run.forecast.splitter(), start, end, last=last,
                                      name=name, where="the portfolio's days")  # fmt: skip
         return session.run(positions, on_day)
@@ -139,25 +141,26 @@ class PortfolioSession:
         self.members: dict[str, list[Forecaster]] = {}
         latest = self.ledger.latest_model(self.eid)
         self.version = None if latest is None else latest["version"]
-        self.opening = None if self.last is None else self.check_opening()
+        self.opening = None if self.last is None else self.check_opening(self.last)
         self.frames: dict[str, pd.DataFrame] | None = None
 
-    def check_opening(self) -> int:
-        """Position of step 0 on the calendar; the data must still have the ledger's days."""
+    def check_opening(self, last: dict[str, Any]) -> int:
+        """Position of step 0 on the calendar (``last`` is the last stepped day); the data must still have the
+        ledger's days."""
         first = self.ledger.table("days", self.eid)["date"].iloc[0]
-        stamp = pd.Timestamp(self.last["date"])
+        stamp = pd.Timestamp(last["date"])
         if stamp not in self.days or pd.Timestamp(first) not in self.days:
-            raise DataError(f"the data of {self.name}'s tickers no longer has its days {first} to {self.last['date']}")
-        opening = int(self.days.get_loc(stamp)) - self.last["step"]
+            raise DataError(f"the data of {self.name}'s tickers no longer has its days {first} to {last['date']}")
+        opening = int(self.days.get_loc(stamp)) - last["step"]
         if f"{self.days[opening]:%Y-%m-%d}" != first:
             raise DataError(f"the data of {self.name}'s tickers does not have the same trading days as its ledger "
-                            f"({self.last['step'] + 1} days from {first}); use the data it was run on")  # fmt: skip
+                            f"({last['step'] + 1} days from {first}); use the data it was run on")  # fmt: skip
         return opening
 
     @property
-    def last_position(self) -> int:
-        """Position of the last stepped day on the calendar."""
-        return self.opening + self.last["step"]
+    def last_position(self) -> int | None:
+        """Position of the last stepped day on the calendar; None before the first step."""
+        return None if self.opening is None or self.last is None else self.opening + self.last["step"]
 
     def position(self, date: dt.date) -> int:
         """Position of trading day ``date`` on the portfolio's calendar; DataError when there is none."""
@@ -185,11 +188,11 @@ class PortfolioSession:
 
     def step(self, p: int) -> PortfolioDayReport:
         """One day: retrain what is due, forecast, fill yesterday's orders, decide; one transaction."""
-        if self.last is None:
+        if self.opening is None:  # the first step (no last day)
             self.opening = p
         n = p - self.opening
         forecasts, files = self.forecast_day(p)
-        frames = self.day_frames(p, forecasts)
+        frames = self.day_frames(p, n, forecasts)
         queued = self.ledger.queued_orders(self.eid)
         cash, held = None, {}
         if self.last is not None:
@@ -265,18 +268,18 @@ class PortfolioSession:
                 "n_train": info["n_train"], "epochs": info["epochs"], "val_loss": info["val_loss"],
                 "seconds": info["seconds"], "files": files}  # fmt: skip
 
-    def day_frames(self, p: int, forecasts: dict[str, tuple[float, float]]) -> dict[str, pd.DataFrame]:
-        """The feeds of day ``p``: [yesterday,] today, with today's scores (as ``bt run``'s panel has them)."""
+    def day_frames(self, p: int, n: int, forecasts: dict[str, tuple[float, float]]) -> dict[str, pd.DataFrame]:
+        """The feeds of day ``p`` (step ``n``): [yesterday,] today, with today's scores (as ``bt run``'s panel has
+        them)."""
         if self.frames is None:
-            dates = self.days[self.opening :]
+            dates = self.days[p - n :]
             member = membership_mask(list(self.prices), dates) if self.config.membership else None
             empty = pd.Series(math.nan, index=dates)
             self.frames = {t: ticker_frame(self.prices[t], dates, empty, None if member is None else member[t])
                            for t in sorted(self.prices)}  # fmt: skip
-        i = p - self.opening
         out = {}
         for ticker, frame in self.frames.items():
-            part = frame.iloc[max(i - 1, 0) : i + 1].copy()
+            part = frame.iloc[max(n - 1, 0) : n + 1].copy()
             forecast, close = forecasts.get(ticker, (math.nan, math.nan))
             part.iloc[-1, part.columns.get_loc("score")] = forecast / close - 1.0 if close > 0 else math.nan
             out[ticker] = part

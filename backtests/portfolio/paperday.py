@@ -45,7 +45,8 @@ class ResumedBroker(bt.brokers.BackBroker):
 class PaperTopk(TopkStrategy):
     """``TopkStrategy`` that, on yesterday's bar, only submits the queued orders again."""
 
-    params = (("queued", ()),)
+    # backtrader's metaclass adds these to TopkStrategy's params; mypy sees a tuple replacing another.
+    params = (("queued", ()),)  # type: ignore[assignment]
 
     def next(self) -> None:
         if len(self) < self.datas[0].buflen():

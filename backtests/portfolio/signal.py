@@ -49,10 +49,13 @@ def ticker_rows(config: PortfolioConfig, prices: dict[str, PriceData], last: pd.
         row = {"ticker": ticker, "data_through": f"{p.frame.index[-1]:%Y-%m-%d}", "close": close,
                "volatility": float(volatility(p.frame["close"]).iloc[-1]), "eligible": bool(current)}  # fmt: skip
         try:
-            row["forecast"] = next_day_forecast(config.run.forecast, p)
+            forecast, trouble = next_day_forecast(config.run.forecast, p), None
         except BtError as exc:
-            row.update(forecast=math.nan, eligible=False, note=" ".join(str(exc).split()))
-        row["predicted_return"] = row["forecast"] / close - 1.0 if close > 0 else math.nan
+            forecast, trouble = math.nan, " ".join(str(exc).split())
+        row["forecast"] = forecast
+        if trouble is not None:
+            row.update(eligible=False, note=trouble)
+        row["predicted_return"] = forecast / close - 1.0 if close > 0 else math.nan
         rows.append(row)
     return rows
 

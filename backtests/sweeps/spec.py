@@ -110,7 +110,7 @@ def _with(config: RunConfig, key: str, value: Any) -> RunConfig:
     """``config`` with one grid setting changed (a model switch drops the other model's params)."""
     if key.startswith("params."):
         params = {**config.forecast.given_params(), key.removeprefix("params."): value}
-        return dataclasses.replace(config, forecast=dataclasses.replace(config.forecast, params=params))
+        return dataclasses.replace(config, forecast=dataclasses.replace(config.forecast, params=tuple(params.items())))
     table, name = GRID_KEYS[key]
     if table == "forecast":
         return dataclasses.replace(config, forecast=config.forecast.replace(**{name: value}))
@@ -152,7 +152,7 @@ def build_jobs(base: RunConfig, tickers: Sequence[str], grid: Grid, *, max_jobs:
         raise ConfigError("no tickers: pass --tickers, --tickers-file or --universe (or [sweep] tickers).")
     check_job_count(len(tickers), grid, max_jobs)
     keys = [k for k, _ in grid]
-    jobs = []
+    jobs: list[Job] = []
     for ticker in tickers:
         for values in itertools.product(*(v for _, v in grid)):
             point = tuple(zip(keys, values, strict=True))
