@@ -143,6 +143,23 @@ def test_fifo_as_csv_ends_in_one_line_from_the_cli(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_a_sweep_resumed_over_a_fifo_results_file_ends_in_one_line(tmp_path: Path) -> None:
+    from backtests.manifest import write_manifest
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    write_manifest(folder, "sweep folder", ["results.csv"])  # bt's own sweep folder, as far as it can tell
+    os.mkfifo(folder / "results.csv")
+    code = "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"
+    args = ["sweep", "lstm-strategy", "--tickers", "AAPL", *RIDGE, "--scheduler", "sync", "--out", str(folder)]
+    try:
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                                timeout=HANG_GUARD_S)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("bt sweep over a FIFO results.csv blocked")
+    assert_cli_refusal(result.returncode, result.stderr, "results.csv: it is a FIFO (named pipe), not a regular file")
+
+
 @pytest.mark.parametrize("kind", ["fifo", "zero", "folder", "socket"])
 def test_special_files_are_refused_as_prices_configs_tickers_and_models(
     specials: dict[str, tuple[Path, str]], kind: str

@@ -22,6 +22,7 @@ import pandas as pd
 
 from reports.files import atomic_write_text, write_csv, write_json
 
+from ..data.bounded import NotRegularFile, open_regular
 from ..errors import ConfigError
 from ..folderlock import claim, let_go
 from ..manifest import MANIFEST, DamagedManifest, Owned, read_manifest, read_small_json, write_manifest
@@ -104,7 +105,10 @@ class SweepFolder:
         if not path.exists():
             return {}
         try:
-            frame = pd.read_csv(path, float_precision="round_trip", dtype={"job_id": str})
+            with open_regular(path) as handle:  # a FIFO or device would block the sweep for good
+                frame = pd.read_csv(handle, float_precision="round_trip", dtype={"job_id": str})
+        except NotRegularFile as err:
+            raise ConfigError(f"{path}: {err}; move it away to recompute the sweep") from None
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
             raise ConfigError(f"{path} is damaged; move it away to recompute the sweep") from None
         if "job_id" not in frame.columns:
