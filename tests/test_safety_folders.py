@@ -300,3 +300,17 @@ def test_atomic_writes_replace_a_link_at_the_name_never_write_through_it(tmp_pat
     atomic_write_text(tmp_path / "out.txt", "bt's")
     assert victim.read_text() == "precious"
     assert not (tmp_path / "out.txt").is_symlink() and (tmp_path / "out.txt").read_text() == "bt's"
+
+
+def test_bt_report_is_refused_while_another_process_writes_the_folder(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(LEGACY_RUN, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    child = _child(HOLDER, run, "held")  # e.g. `bt run --overwrite` about to replace the folder whole
+    try:
+        code, output = _invoke("report", str(run))
+        _error(code, output, f"run folder {run} is being written by another bt process", f"pid {child.pid}")
+        assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    finally:
+        child.communicate("go\n", timeout=120)
+    assert _hidden(tmp_path) == []
