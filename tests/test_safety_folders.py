@@ -314,3 +314,14 @@ def test_bt_report_is_refused_while_another_process_writes_the_folder(tmp_path: 
     finally:
         child.communicate("go\n", timeout=120)
     assert _hidden(tmp_path) == []
+
+
+def test_bt_sweep_report_is_refused_while_a_sweep_writes_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    child = _child(HOLDER, folder, "held")  # a sweep still adding rows there
+    try:
+        _error(*_invoke("sweep-report", str(folder)), f"sweep folder {folder} is being written by another bt process")
+    finally:
+        child.communicate("go\n", timeout=120)
+    assert _hidden(tmp_path) == [] and list(folder.iterdir()) == []

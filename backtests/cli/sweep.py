@@ -170,6 +170,13 @@ def sweep_report_command(
     """Rebuild sweep.html of FOLDER from its saved results and run folders, without running anything."""
     from reports.sweep_page import write_sweep_page
 
-    page, headline = write_sweep_page(folder)
+    from ..folderlock import claim, let_go
+
+    if folder.is_dir():  # one writer at a time: not while a sweep still adds rows there
+        claim(folder, "sweep folder")
+    try:
+        page, headline = write_sweep_page(folder)
+    finally:
+        let_go(folder)
     console.say(headline)
     console.say(f"verdict: {page}")
