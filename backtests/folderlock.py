@@ -141,6 +141,18 @@ def let_go(folder: Path) -> None:
         _restore_sigterm()
 
 
+@contextlib.contextmanager
+def holding(folder: Path, what: str) -> Iterator[None]:
+    """``folder``'s lock held inside (when the folder exists): for a command that rewrites files in a folder
+    it did not create (``bt report``, ``bt sweep-report``), so a writer replacing the folder meanwhile is refused."""
+    if Path(folder).is_dir():
+        claim(folder, what)
+    try:
+        yield
+    finally:
+        let_go(folder)
+
+
 @atexit.register
 def let_go_all() -> None:
     """Release every folder this process holds: when it ends (also by ``os._exit``, which skips atexit)."""

@@ -198,11 +198,9 @@ def report_command(
     from reports.portfolio_saved import KIND, kind_of
     from reports.tearsheet import prepare_drawing_process
 
-    from ..folderlock import claim, let_go
+    from ..folderlock import holding
 
-    if run_folder.is_dir():  # one writer at a time: not while `bt run --overwrite` replaces the folder
-        claim(run_folder, "run folder")
-    try:
+    with holding(run_folder, "run folder"):  # not while `bt run --overwrite` replaces the folder
         with _executor(None, None, preload=prepare_drawing_process) as executor:  # tearsheet drawn beside the charts
             if kind_of(run_folder) == KIND:  # a portfolio's folder (bt run topk-strategy)
                 from reports.portfolio_page import build_portfolio_report
@@ -212,8 +210,6 @@ def report_command(
             from reports.build import build_report
 
             console.out.print(f"report: {build_report(run_folder, draw=executor.draw)}", soft_wrap=True)
-    finally:
-        let_go(run_folder)
 
 
 def _executor(scheduler: str | None, workers: int | None, tls: tuple[Path | None, ...] = (None, None, None),

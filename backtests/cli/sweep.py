@@ -170,13 +170,9 @@ def sweep_report_command(
     """Rebuild sweep.html of FOLDER from its saved results and run folders, without running anything."""
     from reports.sweep_page import write_sweep_page
 
-    from ..folderlock import claim, let_go
+    from ..folderlock import holding
 
-    if folder.is_dir():  # one writer at a time: not while a sweep still adds rows there
-        claim(folder, "sweep folder")
-    try:
+    with holding(folder, "sweep folder"):  # not while a sweep still adds rows there
         page, headline = write_sweep_page(folder)
-    finally:
-        let_go(folder)
     console.say(headline)
     console.say(f"verdict: {page}")
