@@ -192,10 +192,7 @@ def _rewrite(folder: Path, change: dict[str, object]) -> None:
 )
 def test_a_run_json_with_a_wrong_field_is_one_line(no_trade_run: Path, tmp_path: Path, change: dict,
                                                    words: str) -> None:  # fmt: skip
-    folder = tmp_path / "copy"
-    folder.mkdir()
-    for path in no_trade_run.iterdir():
-        (folder / path.name).write_bytes(path.read_bytes())
+    folder = _copy(no_trade_run, tmp_path / "copy")
     _rewrite(folder, change)
     with pytest.raises(SavedRunError) as raised:
         load_run(folder)
@@ -205,10 +202,7 @@ def test_a_run_json_with_a_wrong_field_is_one_line(no_trade_run: Path, tmp_path:
 
 
 def test_bt_report_on_a_wrong_summary_is_one_line(no_trade_run: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "copy"
-    folder.mkdir()
-    for path in no_trade_run.iterdir():
-        (folder / path.name).write_bytes(path.read_bytes())
+    folder = _copy(no_trade_run, tmp_path / "copy")
     _rewrite(folder, {"summary": None})
     before = (folder / "report.html").read_bytes()
     one_line_error(bt("report", str(folder)), "run.json: field summary must be a JSON object")
@@ -249,10 +243,7 @@ def test_a_huge_or_deeply_nested_run_json_is_refused(no_trade_run: Path, tmp_pat
 )
 def test_a_portfolio_run_json_with_a_wrong_field_is_one_line(tmp_path: Path, change: dict, words: str,
                                                              portfolio_run: Path) -> None:  # fmt: skip
-    folder = tmp_path / "copy"
-    folder.mkdir()
-    for path in portfolio_run.iterdir():
-        (folder / path.name).write_bytes(path.read_bytes())
+    folder = _copy(portfolio_run, tmp_path / "copy")
     _rewrite(folder, change)
     with pytest.raises(SavedRunError) as raised:
         load_portfolio(folder)
