@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .saved import SavedRunError, read_run_json
-from .saved_fields import PORTFOLIO_FIELDS, check_fields, check_numbers, plain_file, portfolio_column_fields, read_json
+from .saved_fields import PORTFOLIO_FIELDS, check_fields, check_numbers, portfolio_column_fields, read_json, read_table
 
 KIND = "bt-lstm portfolio run"
 FORMAT = 1
@@ -54,13 +54,10 @@ def kind_of(folder: Path) -> str | None:
 def _table(folder: Path, name: str) -> pd.DataFrame:
     columns, dates, index = _TABLES[name]
     path = folder / name
-    plain_file(path, SavedRunError, "rerun `bt run topk-strategy`")
     try:
-        frame = pd.read_csv(path, parse_dates=dates)
+        frame = read_table(path, SavedRunError, "rerun `bt run topk-strategy`", parse_dates=dates)
     except FileNotFoundError:
         raise SavedRunError(f"{path}: missing; rerun `bt run topk-strategy` to recreate the run folder.") from None
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SavedRunError(f"{path}: unreadable ({' '.join(str(exc).split())[:120]}).") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SavedRunError(f"{path}: not a bt-lstm portfolio table (missing columns {', '.join(missing)}).")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .saved_fields import FORECAST_FIELDS, RUN_FIELDS, check_fields, check_numbers, metric_fields, plain_file, read_json
+from .saved_fields import FORECAST_FIELDS, RUN_FIELDS, check_fields, check_numbers, metric_fields, read_json, read_table
 
 FORMAT = 2
 KIND = "bt-lstm run"
@@ -58,13 +58,10 @@ class SavedRun:
 
 def _read_table(folder: Path, name: str) -> pd.DataFrame:
     path = folder / name
-    plain_file(path, SavedRunError, "rerun `bt run`")
     try:
-        frame = pd.read_csv(path, parse_dates=_DATES[name])
+        frame = read_table(path, SavedRunError, "rerun `bt run`", parse_dates=_DATES[name])
     except FileNotFoundError:
         raise SavedRunError(f"{path}: missing; rerun `bt run` to recreate the run folder.") from None
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SavedRunError(f"{path}: unreadable ({' '.join(str(exc).split())[:120]}).") from None
     missing = [c for c in COLUMNS[name] if c not in frame.columns]
     if missing:
         raise SavedRunError(f"{path}: not a bt-lstm table (missing columns {', '.join(missing)}).")

@@ -4,21 +4,24 @@ A page formats dozens of run.json's fields; one of the wrong type (a ``summary``
 ``null`` or missing, a Sharpe ratio that is text) would end in a traceback halfway through. Each
 field a page reads is checked first, and a wrong one is a one-line ``SavedRunError`` naming the file
 and the field. The file itself is read only if it is a regular file of at most ``MAX_JSON_BYTES``
-(a FIFO, a device or a huge file is refused, not read), and JSON nested too deeply is refused too.
+(a FIFO, a device or a huge file is refused, not read), and JSON nested too deeply is refused too;
+a saved table is read only if it is a regular file of at most ``BT_MAX_FILE_MB`` (default 64) MiB.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .safe_read import MAX_ENV, FileTooLarge, JsonTooDeep, NotRegularFile, max_file_bytes, read_capped, read_json_capped
+
 MAX_JSON_BYTES = 64 << 20  # a portfolio run's run.json over 500 tickers is about 200 KB
+MAX_JSON_DEPTH = 64  # bt's own files nest about 5 levels
 
 # What each kind of field must be: the Python types it may have, and how a message says it.
 KINDS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -38,17 +41,36 @@ class _Missing:
 MISSING = _Missing()
 
 
-def plain_file(path: Path, error: type[Exception], hint: str) -> None:
-    """Raise ``error`` (one line naming ``path``) unless it is a regular file: reading a FIFO would hang,
-    a device never end. A missing file is left to the reader (it says so in its own words)."""
+def _refusal(path: Path, exc: OSError, error: type[Exception], hint: str, what: str) -> Exception:
+    """``exc`` (met reading ``path``) as one line of ``error``; FileNotFoundError is the caller's."""
+    if isinstance(exc, NotRegularFile):
+        return error(f"{path}: not a regular file (it is {exc.kind}); {hint}.")
+    if isinstance(exc, FileTooLarge):
+        return error(f"{path}: larger than {exc.cap / (1 << 20):g} MiB, too large for {what}; {hint}.")
+    return error(f"{path}: cannot be read ({exc.strerror or exc}); {hint}.")
+
+
+def read_table(path: Path, error: type[Exception], hint: str, **options: Any) -> pd.DataFrame:
+    """``pd.read_csv(path, **options)`` of a regular file of at most ``BT_MAX_FILE_MB`` (default 64) MiB: a FIFO,
+    device or huge (even sparse) table is one line of ``error``, never read, and so is one pandas cannot parse;
+    FileNotFoundError is the caller's."""
     try:
-        mode = os.stat(path).st_mode
+        cap = max_file_bytes()
+    except ValueError as exc:
+        raise error(str(exc)) from None
+    try:
+        data = read_capped(path, cap)
     except FileNotFoundError:
-        return
+        raise
+    except FileTooLarge as exc:
+        raise error(f"{path}: larger than {exc.cap / (1 << 20):g} MiB, the limit on a table bt reads; set {MAX_ENV} "
+                    f"to a larger number of MiB to read it, or {hint}.") from None  # fmt: skip
     except OSError as exc:
-        raise error(f"{path}: cannot be read ({exc.strerror}); {hint}.") from None
-    if not stat.S_ISREG(mode):
-        raise error(f"{path}: not a regular file (a folder, FIFO or device); {hint}.")
+        raise _refusal(path, exc, error, hint, "a table") from None
+    try:
+        return pd.read_csv(io.BytesIO(data), **options)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: unreadable ({' '.join(str(exc).split())[:120]}).") from None
 
 
 def check_numbers(path: Path, frame: pd.DataFrame, text: Iterable[str], error: type[Exception]) -> None:
@@ -64,16 +86,15 @@ def check_numbers(path: Path, frame: pd.DataFrame, text: Iterable[str], error: t
 def read_json(path: Path, error: type[Exception], hint: str) -> Any:
     """``path``'s JSON, read only if it is a regular file of at most MAX_JSON_BYTES (``error`` otherwise,
     and for JSON that is not valid or nested too deeply); FileNotFoundError is the caller's."""
-    plain_file(path, error, hint)
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_JSON_BYTES + 1)
-    if len(data) > MAX_JSON_BYTES:
-        raise error(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, too large for a {path.name}; {hint}.")
     try:
-        return json.loads(data.decode("utf-8"))
-    except RecursionError:
+        return read_json_capped(path, MAX_JSON_BYTES, max_depth=MAX_JSON_DEPTH)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _refusal(path, exc, error, hint, f"a {path.name}") from None
+    except JsonTooDeep:
         raise error(f"{path}: JSON nested too deeply to be a {path.name}; {hint}.") from None
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # not JSON, not UTF-8
         raise error(f"{path}: not valid JSON (truncated or damaged); {hint}.") from None
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import sweep_stats as ss
 from .metrics import TRADING_DAYS, sharpe
-from .saved_fields import plain_file, read_json
+from .saved_fields import read_json, read_table
 
 KIND = "bt-lstm sweep"
 FORMAT = 1
@@ -68,13 +68,10 @@ def _damaged(path: Path, why: str) -> SweepFolderError:
 
 def _read_csv(path: Path, required: list[str], name: str) -> pd.DataFrame:
     """A CSV with its required columns, dates parsed and numbers checked; errors name the file."""
-    plain_file(path, SweepFolderError, "rerun `bt sweep`")  # a FIFO would block, a device never end
-    try:
-        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
+    try:  # a FIFO would block, a device never end: refused, as is a table over BT_MAX_FILE_MB
+        frame = read_table(path, SweepFolderError, "rerun `bt sweep`", dtype={c: str for c in TEXT_COLUMNS})
     except FileNotFoundError:
         raise _damaged(path, "missing; the sweep folder is incomplete (rerun `bt sweep`).") from None
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _damaged(path, f"unreadable ({exc}).") from None
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise _damaged(path, f"not a bt-lstm sweep table (missing columns {', '.join(missing)}).")

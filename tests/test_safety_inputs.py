@@ -454,3 +454,15 @@ def test_a_config_nested_as_deep_as_a_run_needs_is_read(tmp_path: Path) -> None:
     path = tmp_path / "ok.toml"
     path.write_text('[data]\nticker = "AAPL"\n[forecast]\nmodel = "lstm"\n[forecast.params]\nunits = [16, 8]\n')
     assert read_config_file(path)["forecast"]["params"] == {"units": [16, 8]}
+
+
+@pytest.mark.parametrize("option", ["--csv", "--benchmark-csv"])
+def test_a_bad_price_file_is_refused_naming_the_option_that_gave_it(tmp_path: Path, option: str) -> None:
+    empty, absent = tmp_path / "empty.csv", tmp_path / "absent.csv"
+    empty.write_text("")
+    for path, advice in ((empty, f"fix the file or pass another {option}"), (absent, f"given to {option}")):
+        code, output = invoke("run", "lstm-strategy", "AAPL", *RIDGE, option, str(path), "--out", str(tmp_path / "o"))
+        assert_cli_refusal(code, output, str(path), advice)
+        if option == "--benchmark-csv":  # the benchmark's file is never blamed on --csv
+            assert "--csv" not in output.replace("--benchmark-csv", "")
+    assert not (tmp_path / "o").exists()

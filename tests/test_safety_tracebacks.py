@@ -326,3 +326,28 @@ def test_bt_sweep_report_refuses_a_huge_sweep_json_unread(tmp_path: Path) -> Non
     with open(tmp_path / "sweep.json", "wb") as handle:
         handle.truncate(65 << 20)  # sparse: refused by its size
     one_line_error(bt("sweep-report", str(tmp_path)), "sweep.json: larger than 64 MiB, too large for a sweep.json")
+
+
+def test_a_huge_saved_table_is_refused_unread_and_the_cap_can_be_raised(no_trade_run: Path, tmp_path: Path) -> None:
+    folder = _copy(no_trade_run, tmp_path / "copy")
+    with open(folder / "returns.csv", "r+b") as handle:
+        handle.truncate(1 << 30)  # 1 GiB (sparse): refused by its size, never read whole
+    with pytest.raises(SavedRunError, match="returns.csv: larger than 64 MiB, the limit on a table bt reads; set "
+                                            "BT_MAX_FILE_MB to a larger number of MiB"):  # fmt: skip
+        load_run(folder)
+    one_line_error(bt("report", str(folder)), "returns.csv: larger than 64 MiB", "BT_MAX_FILE_MB")
+    small = _copy(no_trade_run, tmp_path / "small")
+    size = (small / "returns.csv").stat().st_size
+    one_line_error(bt("report", str(small), env={"BT_MAX_FILE_MB": f"{size / 2 / (1 << 20):.6f}"}),
+                   "returns.csv: larger than", "the limit on a table bt reads")  # fmt: skip
+    assert load_run(small).returns is not None  # under the default cap the same folder reads
+
+
+def test_bt_sweep_report_refuses_a_huge_table_unread(tmp_path: Path) -> None:
+    from reports.sweep_verdict import FORMAT, KIND
+
+    meta = {"kind": KIND, "format": FORMAT, "grid": {}, "jobs": [{"job_id": "a"}]}
+    (tmp_path / "sweep.json").write_text(json.dumps(meta))
+    with open(tmp_path / "results.csv", "wb") as handle:
+        handle.truncate(65 << 20)  # sparse: refused by its size
+    one_line_error(bt("sweep-report", str(tmp_path)), "results.csv: larger than 64 MiB, the limit on a table bt reads")

@@ -30,10 +30,24 @@ def ticker_prices(data: DataConfig, *, cache_dir: Path | None = None, notify: No
 
 
 def benchmark_prices(data: DataConfig, *, cache_dir: Path | None = None, notify: Notify | None = None) -> PriceData:
-    """The prices of the config's benchmark (or its ``benchmark_csv`` file)."""
-    return load_prices(data.benchmark, csv=_path(data.benchmark_csv), source=data.source,
-                       cache_dir=cache_dir or default_cache_dir(), notify=notify,
-                       repair_bars=data.repair_bars)  # fmt: skip
+    """The prices of the config's benchmark (or its ``benchmark_csv`` file).
+
+    A price file's (or download's) errors advise passing ``--csv``; for the benchmark they name
+    ``--benchmark-csv``, the option that sets the benchmark's file.
+    """
+    try:
+        return load_prices(data.benchmark, csv=_path(data.benchmark_csv), source=data.source,
+                           cache_dir=cache_dir or default_cache_dir(), notify=notify,
+                           repair_bars=data.repair_bars)  # fmt: skip
+    except DataError as exc:
+        raise type(exc)(_benchmark_words(str(exc))) from None
+
+
+def _benchmark_words(message: str) -> str:
+    """``message`` with its advice about ``--csv`` pointed at ``--benchmark-csv`` (the file named stays as it is)."""
+    for said in ("another --csv", "pass --csv PATH", "given to --csv"):
+        message = message.replace(said, said.replace("--csv", "--benchmark-csv"))
+    return message
 
 
 def benchmark_returns(benchmark: PriceData, dates: pd.DatetimeIndex) -> pd.Series:
