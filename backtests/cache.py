@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import pandas as pd
 from forecasting import ForecastConfig, WalkForwardResult, registry
 from forecasting.walkforward import FORECAST_COLUMNS
 from reports.files import atomic_write_bytes
+from reports.safe_read import FileTooLarge, NotRegularFile, read_capped
 
 from .cache_check import Expected, check_entry
 from .cache_key import ENV, CacheKey, cache_key, key_file
@@ -72,34 +72,22 @@ def _table(text: str, dtypes: dict[str, str]) -> pd.DataFrame:
     return frame.astype({c: t for c, t in dtypes.items() if c not in dates})
 
 
-def read_capped(path: Path, cap: int) -> bytes:
-    """A regular file's bytes, read in bounded time and memory; ValueError for anything else.
+def _read_entry(path: Path, cap: int) -> bytes:
+    """An entry file's bytes through ``reports.safe_read``, not following a link; ValueError for anything else.
 
-    Opened without following a symbolic link and without blocking (a FIFO would wait for a writer);
-    directories, devices and FIFOs, and files over ``cap`` bytes, are refused before their content is read.
+    A link, a directory, a device or a FIFO, and a file over ``cap`` bytes, are refused before their
+    content is read, so a planted entry costs neither a hang nor memory.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_capped(path, cap, follow_links=False)
+    except NotRegularFile as exc:
+        raise ValueError(f"{path.name} is not a regular file (it is {exc.kind})") from None
+    except FileTooLarge:
+        raise ValueError(f"{path.name} is larger than {cap} bytes") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise ValueError(f"{path.name} is a symbolic link; only regular files are read") from None
         raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path.name} is not a regular file")
-        if info.st_size > cap:
-            raise ValueError(f"{path.name} is larger than {cap} bytes")
-        chunks, size = [], 0
-        while size <= cap and (chunk := os.read(fd, min(1 << 20, cap + 1 - size))):
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > cap:
-        raise ValueError(f"{path.name} is larger than {cap} bytes")
-    return data
 
 
 def _signed_part(header: dict[str, Any]) -> bytes:
@@ -150,7 +138,7 @@ class ForecastCache:
 
     def _header(self, path: Path, key: str) -> dict[str, Any]:
         """The entry's header, if it is this key's, in this format, and signed with this cache's key."""
-        header = json.loads(read_capped(path, _HEADER_CAP).decode("utf-8"))
+        header = json.loads(_read_entry(path, _HEADER_CAP).decode("utf-8"))
         if not isinstance(header, dict) or header.get("key") != key or header.get("format") != _FORMAT:
             raise ValueError("a foreign or mismatched header")
         if not self.key.verifies(_signed_part(header), header.get("hmac")):
@@ -160,7 +148,7 @@ class ForecastCache:
 
     @staticmethod
     def _read_table(path: Path, header: dict[str, Any], name: str, cap: int) -> pd.DataFrame:
-        text = read_capped(path, cap)
+        text = _read_entry(path, cap)
         if hashlib.sha256(text).hexdigest() != header["sha256"][name]:
             raise ValueError(f"{name} table does not match its checksum")
         return _table(text.decode("utf-8"), header["dtypes"][name])

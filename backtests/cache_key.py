@@ -20,6 +20,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from reports.safe_read import NotRegularFile, open_regular
+
 from .errors import ConfigError
 
 ENV = "BT_CACHE_KEY"
@@ -80,34 +82,39 @@ def cache_key() -> CacheKey:
 
 
 def _read_key_file(path: Path) -> bytes:
-    """The key file's secret, checked: a regular file of this user's, readable by no one else."""
+    """The key file's secret, checked: a regular file of this user's, readable by no one else.
+
+    Opened through ``reports.safe_read`` without following a link or blocking on a FIFO.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
+        with open_regular(path, follow_links=False) as handle:
+            _check_private(path, os.fstat(handle.fileno()))
+            data = handle.read(_MAX_FILE + 1)
+    except (FileNotFoundError, ConfigError):
         raise
+    except NotRegularFile:
+        raise ConfigError(f"forecast cache key {path} is not a regular file; remove it (a new key is made) "
+                          f"{_HINT}") from None  # fmt: skip
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise ConfigError(f"forecast cache key {path} is a symbolic link; bt reads only a regular file there: "
                               f"remove the link (a new key is made) {_HINT}") from None  # fmt: skip
         raise ConfigError(f"forecast cache key {path} cannot be read ({exc.strerror}); fix it {_HINT}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"forecast cache key {path} is not a regular file; remove it (a new key is made) {_HINT}")
-        if info.st_uid != os.getuid():
-            raise ConfigError(f"forecast cache key {path} belongs to another user; remove it (a new key is made) "
-                              f"{_HINT}")  # fmt: skip
-        if info.st_mode & 0o077:
-            raise ConfigError(f"forecast cache key {path} can be read by other users (mode "
-                              f"{stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {path}` {_HINT}")  # fmt: skip
-        data = os.read(fd, _MAX_FILE + 1)
-    finally:
-        os.close(fd)
     secret = data.strip()
     if len(data) > _MAX_FILE or len(secret) < MIN_LENGTH:
         raise ConfigError(f"forecast cache key {path} does not hold a key of {MIN_LENGTH} to {_MAX_FILE} bytes; "
                           f"remove it (a new key is made) {_HINT}")  # fmt: skip
     return secret
+
+
+def _check_private(path: Path, info: os.stat_result) -> None:
+    """ConfigError unless the key file ``info`` describes is this user's and readable by no one else."""
+    if info.st_uid != os.getuid():
+        raise ConfigError(f"forecast cache key {path} belongs to another user; remove it (a new key is made) "
+                          f"{_HINT}")  # fmt: skip
+    if info.st_mode & 0o077:
+        raise ConfigError(f"forecast cache key {path} can be read by other users (mode "
+                          f"{stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {path}` {_HINT}")  # fmt: skip
 
 
 def _create_key_file(path: Path) -> None:

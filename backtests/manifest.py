@@ -10,15 +10,14 @@ report every file an earlier report wrote) and it holds nothing but the file nam
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reports.files import write_json
+from reports.safe_read import read_json_capped
 
 MANIFEST = ".bt-manifest.json"
 MANIFEST_KIND, MANIFEST_FORMAT = "bt-lstm output folder", 1
@@ -86,19 +85,12 @@ def plain_files(folder: Path) -> list[str]:
 
 
 def read_small_json(path: Path) -> Any:
-    """A small JSON file, opened without following a link or blocking; None when absent, not plain, or not JSON."""
+    """A small JSON file, opened without following a link or blocking; None when absent, not plain, too large
+    (over LIMIT), too deeply nested or not JSON."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        return read_json_capped(path, LIMIT, follow_links=False)
+    except (OSError, ValueError):
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > LIMIT:
-            return None
-        try:
-            return json.loads(handle.read(LIMIT + 1).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return None
 
 
 def read_manifest(folder: Path) -> Owned | None:

@@ -261,8 +261,8 @@ def test_a_paper_ledger_that_is_not_a_file_is_one_line(tmp_path: Path, kind: str
         path.symlink_to(tmp_path / "gone.db")
     else:
         path.symlink_to("/dev/zero")
-    expected = {"folder": "is a folder", "fifo": "is a FIFO", "link to nothing": "is a symbolic link to nothing",
-                "device": "is a special file"}[kind]  # fmt: skip
+    expected = {"folder": "is a directory", "fifo": r"is a FIFO \(named pipe\)", "device": "is a character device",
+                "link to nothing": "is a symbolic link to nothing"}[kind]  # fmt: skip
     with pytest.raises(LedgerError, match=expected):
         Ledger(tmp_path, create=True)
     assert path.is_symlink() or path.exists()  # left as it was
@@ -270,7 +270,7 @@ def test_a_paper_ledger_that_is_not_a_file_is_one_line(tmp_path: Path, kind: str
 
 def test_bt_paper_on_a_ledger_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "paper.db").mkdir()
-    one_line_error(bt("paper", "list", env={"BT_PAPER_DIR": str(tmp_path)}), "paper.db is a folder, not a ledger")
+    one_line_error(bt("paper", "list", env={"BT_PAPER_DIR": str(tmp_path)}), "paper.db is a directory, not a ledger")
 
 
 def _copy(source: Path, folder: Path) -> Path:

@@ -33,6 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from reports.safe_read import file_kind
+
 from ..errors import BtError
 from ..folderlock import holder, open_lock_file, try_flock, write_pid
 from .schema import SCHEMA, SCHEMA_VERSION, migrate
@@ -154,8 +156,7 @@ class Ledger:
         except OSError as exc:
             raise LedgerError(f"{self.path} cannot be read ({exc.strerror}); {hint}") from None
         if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
-            raise LedgerError(f"{self.path} is {kind}, not a ledger file; {hint}")
+            raise LedgerError(f"{self.path} is {file_kind(mode)}, not a ledger file; {hint}")
         return True
 
     def _initialise(self) -> None:
