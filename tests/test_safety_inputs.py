@@ -466,3 +466,33 @@ def test_a_bad_price_file_is_refused_naming_the_option_that_gave_it(tmp_path: Pa
         if option == "--benchmark-csv":  # the benchmark's file is never blamed on --csv
             assert "--csv" not in output.replace("--benchmark-csv", "")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="makes a FIFO")
+def test_the_shared_reader_refuses_links_special_files_huge_and_deep_files(tmp_path: Path) -> None:
+    import errno
+    import json
+
+    from reports.safe_read import FileTooLarge, JsonTooDeep, NotRegularFile, read_capped, read_json_capped
+
+    (tmp_path / "plain.json").write_text(json.dumps({"a": [1, {"b": 2}]}))
+    (tmp_path / "link.json").symlink_to(tmp_path / "plain.json")
+    assert read_json_capped(tmp_path / "link.json", 100) == {"a": [1, {"b": 2}]}  # followed by default
+    with pytest.raises(OSError) as caught:
+        read_capped(tmp_path / "link.json", 100, follow_links=False)
+    assert caught.value.errno == errno.ELOOP
+    os.mkfifo(tmp_path / "fifo")
+    for follow in (True, False):  # never opened for a blocking read, either way
+        with pytest.raises(NotRegularFile, match=r"it is a FIFO \(named pipe\), not a regular file"):
+            within(lambda follow=follow: read_capped(tmp_path / "fifo", 100, follow_links=follow))
+    with pytest.raises(NotRegularFile, match="it is a directory"):
+        read_capped(tmp_path, 100, follow_links=False)
+    with pytest.raises(FileTooLarge, match="BT_MAX_FILE_MB"):
+        read_json_capped(tmp_path / "plain.json", 10)
+    (tmp_path / "deep.json").write_text("[" * 65 + "]" * 65)
+    with pytest.raises(JsonTooDeep):
+        read_json_capped(tmp_path / "deep.json", 1000, max_depth=64)
+    assert read_json_capped(tmp_path / "deep.json", 1000, max_depth=65) is not None
+    (tmp_path / "deeper.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(JsonTooDeep):
+        read_json_capped(tmp_path / "deeper.json", 1 << 20)
