@@ -51,13 +51,21 @@ def test_the_session_adopts_the_process_forked_first() -> None:
 
 _STOPPED = """
 import multiprocessing
+import multiprocessing.connection
+import time
 from backtests import drawing
 from reports.tearsheet import prepare_drawing_process
 drawing.start_early(["report", "runs/x"])
 (forked,) = multiprocessing.active_children()
 assert drawing.take_early(print) is None  # forked to preload something else: not handed over
 drawing.stop_early()
-forked.join(timeout=120)
+# The pool's own thread reaps its process too: whichever waits second sees no child for a moment, so the
+# exit status is read until one of them has recorded it (a bounded wait that only a live process exhausts).
+multiprocessing.connection.wait([forked.sentinel], timeout=120)
+for _ in range(1200):
+    if forked.exitcode is not None:
+        break
+    time.sleep(0.1)
 assert drawing.take_early(prepare_drawing_process) is None
 print(forked.exitcode, flush=True)
 """
