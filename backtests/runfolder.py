@@ -51,11 +51,11 @@ def run_metadata(result: Any) -> dict[str, Any]:
         "config": result.config.to_dict(),
         "data": describe(result.prices),
         "benchmark": describe(result.benchmark),
-        "period": {"first_day": result.summary["first_day"], "last_day": result.summary["last_day"]},
+        "period": {"first_day": result.summary.first_day, "last_day": result.summary.last_day},
         "code_version": code_version(result.config.forecast.model),
         "forecasts_from_cache": result.forecasts_from_cache,
         "versions": package_versions(),
-        "summary": result.summary,
+        "summary": result.summary.to_dict(),
     }
 
 

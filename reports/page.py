@@ -72,7 +72,8 @@ def metrics_frame(run: Any) -> pd.DataFrame:
     table = metrics_table(forecast_tables(run))
     members = [c for c in run.forecasts.columns if c.startswith("member_")]
     if members:
-        per_seed = pd.DataFrame([forecast_metrics(run.forecasts.assign(forecast=run.forecasts[c])) for c in members])
+        per_seed = pd.DataFrame([forecast_metrics(run.forecasts.assign(forecast=run.forecasts[c])).to_dict()
+                                 for c in members])  # fmt: skip
         label = model_label(run.meta)
         table.loc[f"{label}, single seed: mean"] = per_seed.mean()
         table.loc[f"{label}, single seed: std ({len(members)} seeds)"] = per_seed.std(ddof=1)
@@ -105,7 +106,7 @@ def _format_metrics(table: pd.DataFrame) -> pd.DataFrame:
 def forecast_words(run: Any) -> str:
     """The forecast verdict of a saved run, as every page and the terminal say it."""
     metrics = forecast_metrics(run.forecasts)
-    return forecast_verdict(metrics["theils_u"], metrics["dm_p_value"], model_label(run.meta))
+    return forecast_verdict(metrics.theils_u, metrics.dm_p_value, model_label(run.meta))
 
 
 def headline(run: Any) -> str:

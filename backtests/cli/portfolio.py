@@ -167,24 +167,26 @@ def print_portfolio(result: Any, report: Path | None, seconds: float) -> None:
     from reports.wording import strategy_verdict
 
     s = result.summary
-    table = Table(title=f"{result.config.run.data.ticker} {result.config.run.strategy.name}  {s['first_day']} to "
-                        f"{s['last_day']} ({s['days']} days, {s['tickers']} tickers)")  # fmt: skip
+    cover = s.coverage
+    table = Table(title=f"{result.config.run.data.ticker} {result.config.run.strategy.name}  {s.first_day} to "
+                        f"{s.last_day} ({s.days} days, {cover.tickers} tickers)")  # fmt: skip
     for col in ("", "total return", "CAGR", "Sharpe", "max drawdown", "PSR vs"):
         table.add_column(col, justify="right" if col else "left")
     for key in result.returns.columns:
-        row, psr = s[key], s["psr"].get(key)
+        row, psr = s.performance[key], s.psr.get(key)
         label = f"benchmark ({result.benchmark.ticker})" if key == "benchmark" else SHORT[key]
-        sharpe = "n/a" if row["sharpe"] != row["sharpe"] else f"{row['sharpe']:.2f}"
-        table.add_row(label, f"{row['total_return']:.2%}", f"{row['cagr']:.2%}", sharpe,
-                      f"{row['max_drawdown']:.2%}", "" if psr is None else f"{psr:.2f}")  # fmt: skip
+        sharpe = "n/a" if row.sharpe != row.sharpe else f"{row.sharpe:.2f}"
+        table.add_row(label, f"{row.total_return:.2%}", f"{row.cagr:.2%}", sharpe,
+                      f"{row.max_drawdown:.2%}", "" if psr is None else f"{psr:.2f}")  # fmt: skip
     console.out.print(table)
-    words = strategy_verdict(s["strategy"]["sharpe"], s["equal_weight"]["sharpe"], s["psr"]["equal_weight"],
-                             result.config.run.strategy.name).replace("buy-and-hold", "equal-weight buy-and-hold")
-    act = s["activity"]["strategy"]
-    console.say(f"trades (fills): {s['trades']}, turnover {act['turnover_per_year']:.0%} a year, costs paid "
-                f"{act['costs_fraction']:.2%} of the starting cash; {words}")  # fmt: skip
-    console.say(f"tickers: {s['tickers']} traded, {s['left_out']} left out; forecasts of {s['forecasts_from_cache']}"
-                " from the cache")
+    words = strategy_verdict(s.performance["strategy"].sharpe, s.performance["equal_weight"].sharpe,
+                             s.psr["equal_weight"], result.config.run.strategy.name
+                             ).replace("buy-and-hold", "equal-weight buy-and-hold")  # fmt: skip
+    act = s.activity["strategy"]
+    console.say(f"trades (fills): {s.trades}, turnover {act.turnover_per_year:.0%} a year, costs paid "
+                f"{act.costs_fraction:.2%} of the starting cash; {words}")  # fmt: skip
+    console.say(f"tickers: {cover.tickers} traded, {cover.left_out} left out; forecasts of "
+                f"{cover.forecasts_from_cache} from the cache")
     if report is not None:
         console.say(f"report: {report}")
     console.say(f"done in {seconds:.1f} s")

@@ -34,9 +34,9 @@ def run_metadata(result: Any) -> dict[str, Any]:
         "benchmark": {"ticker": bench.ticker, "source": bench.source, "fingerprint": bench.fingerprint},
         "data": {t: {"source": p.source, "first_date": f"{p.first_date:%Y-%m-%d}",
                      "last_date": f"{p.last_date:%Y-%m-%d}"} for t, p in result.prices.items()},
-        "period": {"first_day": result.summary["first_day"], "last_day": result.summary["last_day"]},
+        "period": {"first_day": result.summary.first_day, "last_day": result.summary.last_day},
         "code_version": code_version(config.run.forecast.model), "versions": package_versions(),
-        "summary": result.summary,
+        "summary": result.summary.to_dict(),
     }  # fmt: skip
 
 

@@ -94,7 +94,7 @@ def paper_portfolio_run(name: str, *, folder: Path | None = None,
     runs = {"strategy": account, **run_rules(config, prices, forecasts, dates, member, names=COMPARISONS)}
     bench = benchmark_prices(config.run.data, notify=notify)
     returns, summary = compare(runs, benchmark_returns(bench, dates), prices, dates, config.run.broker.cash)
-    meta = {"name": name, "config": exp["config"], "summary": summary, "versions": package_versions(),
+    meta = {"name": name, "config": exp["config"], "summary": summary.to_dict(), "versions": package_versions(),
             "benchmark": {"ticker": bench.ticker, "source": bench.source}}  # fmt: skip
     return meta, {"returns": returns, "weights": account.weights.iloc[1:], **t}
 
