@@ -10,6 +10,7 @@ of every field (``checked``), so a wrong value fails where it is made, not pages
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -38,6 +39,13 @@ def _fits(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
+def _name(hint: Any) -> str:
+    """``float``, ``int | None``, ``dict[str, Performance]``: a type as it is written in the class."""
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__name__
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+(\w+)", r"\1", str(hint))
+
+
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
@@ -54,9 +62,7 @@ def checked(obj: Any) -> None:
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
         if not _fits(value, hints[field.name]):
-            hint = str(hints[field.name]).replace("typing.", "")
-            name = getattr(hints[field.name], "__name__", hint)
-            raise TypeError(f"{type(obj).__name__}.{field.name} must be {name}. Got {value!r}.")
+            raise TypeError(f"{type(obj).__name__}.{field.name} must be {_name(hints[field.name])}. Got {value!r}.")
 
 
 def _mapping(data: Any, what: str) -> Mapping[str, Any]:

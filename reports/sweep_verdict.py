@@ -20,6 +20,7 @@ import pandas as pd
 from . import sweep_stats as ss
 from .metrics import TRADING_DAYS, sharpe
 from .saved_fields import read_json, read_table
+from .summaries import checked
 
 KIND = "bt-lstm sweep"
 FORMAT = 1
@@ -165,7 +166,7 @@ class SweepVerdict:
 
     jobs: pd.DataFrame
     forecast_points: pd.DataFrame
-    all_jobs: dict[str, dict[str, int]]
+    all_jobs: dict[str, ss.VerdictCounts]
     forecast_point: str | None
     pooled: dict[str, ss.PooledDM]
     signs: dict[str, ss.SignTest]
@@ -178,13 +179,16 @@ class SweepVerdict:
     alpha: float
     headline: str = ""
 
+    def __post_init__(self) -> None:
+        checked(self)
+
 
 def _point_row(point: str, group: pd.DataFrame, verdicts: pd.DataFrame, pooled: ss.PooledDM, sign: ss.SignTest,
                n_points: int) -> dict[str, Any]:  # fmt: skip
     """One grid point's forecast summary: verdict counts, pooled DM (and its Bonferroni p), sign test."""
     counts = ss.verdict_counts(verdicts)
     return {"grid_point": point, "tickers": len(group), "mean_theils_u": group["theils_u"].mean(),
-            **{f"{m}_{v}": counts[m][v] for m in ss.METHODS for v in ss.VERDICTS},
+            **{f"{m}_{v}": n for m in ss.METHODS for v, n in counts[m].by_verdict().items()},
             "pooled_dm_stat": pooled.statistic, "pooled_dm_p": pooled.p_value,
             "pooled_dm_p_bonferroni": float(np.minimum(1.0, pooled.p_value * n_points)),
             "pooled_mean_differential": pooled.mean_differential, "common_days": pooled.n_days,

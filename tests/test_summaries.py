@@ -90,7 +90,7 @@ def test_a_wrong_type_is_refused_where_it_is_made() -> None:
         dataclasses.replace(summary, first_day=pd.Timestamp("2026-06-01"))
     with pytest.raises(TypeError, match="Performance.sharpe must be float. Got '1.2'."):
         Performance(0.1, 0.2, "1.2", -0.1)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="RunSummary.performance must be"):
+    with pytest.raises(TypeError, match=r"RunSummary.performance must be dict\[str, Performance\]. Got"):
         dataclasses.replace(summary, performance={"strategy": {"sharpe": 1.0}})
     portfolio = _portfolio()
     with pytest.raises(TypeError, match="PortfolioSummary.psr must be"):
