@@ -228,7 +228,8 @@ def _strategy_part(sweep: Sweep, seed: int, reps: int) -> tuple[pd.DataFrame, di
                           "mean_job_sharpe": mean_sharpe[strategy.columns].values,
                           "bh_portfolio_sharpe": [sharpe(bh[c]) for c in bh.columns],
                           "mean_excess_annual": [excess[c].mean() * TRADING_DAYS for c in excess.columns]})  # fmt: skip
-    extra: dict[str, Any] = {"days": strategy.index, "snooping": None, "deflated": None, "best_point": None}
+    days = pd.DatetimeIndex(strategy.index)  # no finished job: an empty RangeIndex, as no days
+    extra: dict[str, Any] = {"days": days, "snooping": None, "deflated": None, "best_point": None}
     if len(strategy.index) >= MIN_DAYS:
         extra["snooping"] = ss.snooping_tests(excess, seed=seed, reps=reps)
         try:
