@@ -11,6 +11,7 @@ but no returns or trades.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,22 @@ class Table:
     text: tuple[str, ...] = ()
 
 
+Tables = dict[str, pd.DataFrame]  # "returns" -> returns.csv read back, ...
+
+
 @dataclass(frozen=True)
 class Format:
-    """A kind of run folder: run.json's ``kind`` and ``format``, its tables, and how messages name it."""
+    """A kind of run folder: run.json's ``kind`` and ``format``, the tables it may hold, how messages name it,
+    ``present`` (check run.json's fields; the names of the tables this run has) and ``agree`` (check that the
+    tables read agree with each other and with run.json)."""
 
     kind: str
     version: int
     tables: dict[str, Table]
     what: str  # "bt-lstm run": how a message names the folder's files
     rerun: str  # the command that writes the folder again
+    present: Callable[[Path, dict[str, Any]], tuple[str, ...]]
+    agree: Callable[[Path, dict[str, Any], Tables], None]
 
 
 _TICKER_TABLES = {
@@ -74,10 +82,6 @@ _PORTFOLIO_TABLES = {
     "tickers.csv": Table(("ticker", "status", "rmse", "theils_u", "dm_stat", "dm_p_value"), (), None, _MANY),
     "forecasts.csv": Table(("ticker", "target_date", "forecast", "actual", "naive"), ("target_date",), None, _MANY),
 }  # fmt: skip
-TICKER_RUN = Format(KIND, FORMAT, _TICKER_TABLES, "bt-lstm run", "bt run")
-PORTFOLIO_RUN = Format(PORTFOLIO_KIND, PORTFOLIO_FORMAT, _PORTFOLIO_TABLES, "bt-lstm portfolio run",
-                       "bt run topk-strategy")  # fmt: skip
-FORMATS = {f.kind: f for f in (TICKER_RUN, PORTFOLIO_RUN)}
 
 
 class SavedRunError(ValueError):
@@ -152,11 +156,10 @@ def _run_json(folder: Path, rerun: str) -> Any:
         raise SavedRunError(f"{path}: missing; {folder} is not a complete run folder.") from None
 
 
-def _check_version(folder: Path, meta: dict[str, Any], version: int, rerun: str) -> dict[str, Any]:
+def _check_version(folder: Path, meta: dict[str, Any], version: int, rerun: str) -> None:
     if meta.get("format") != version:
         raise SavedRunError(f"{folder / 'run.json'}: written by another version (format {meta.get('format')}, "
                             f"this version reads {version}); rerun `{rerun}`.")  # fmt: skip
-    return meta
 
 
 def load_run(folder: Path) -> SavedRun:
@@ -165,39 +168,15 @@ def load_run(folder: Path) -> SavedRun:
     folder = Path(folder)
     if not folder.is_dir():
         raise SavedRunError(f"{folder}: no such run folder.")
-    meta = _run_json(folder, TICKER_RUN.rerun)
+    meta = _run_json(folder, "bt run")
     form = FORMATS.get(str(meta.get("kind"))) if isinstance(meta, dict) else None
     if form is None:
-        raise SavedRunError(f"{folder / 'run.json'}: not a {TICKER_RUN.what} file.")
+        raise SavedRunError(f"{folder / 'run.json'}: not a bt-lstm run file.")
     _check_version(folder, meta, form.version, form.rerun)
-    return _load_portfolio(folder, meta) if form is PORTFOLIO_RUN else _load_ticker(folder, meta)
-
-
-def _load_ticker(folder: Path, meta: dict[str, Any]) -> SavedRun:
-    has_forecasts = check_run_fields(folder / "run.json", meta)
-    returns = _read_table(folder, "returns.csv", TICKER_RUN)
-    trades = _read_table(folder, "trades.csv", TICKER_RUN)
-    names = ("forecasts.csv", "folds.csv", "baselines.csv")
-    forecasts, folds, baselines = (
-        (_read_table(folder, n, TICKER_RUN) for n in names) if has_forecasts else (None, None, None)
-    )  # fmt: skip
-    if forecasts is not None and len(forecasts) != len(returns):
-        raise SavedRunError(f"{folder / 'forecasts.csv'}: {len(forecasts)} rows but returns.csv has "
-                            f"{len(returns)}; the folder is damaged, rerun `bt run`.")  # fmt: skip
-    return SavedRun(folder, meta, returns, trades, forecasts, folds, baselines)
-
-
-def _load_portfolio(folder: Path, meta: dict[str, Any]) -> SavedRun:
-    hint = f"rerun `{PORTFOLIO_RUN.rerun}`"
-    check_fields(folder / "run.json", meta, PORTFOLIO_FIELDS, error=SavedRunError, hint=hint)
-    tables = {name.removesuffix(".csv"): _read_table(folder, name, PORTFOLIO_RUN) for name in _PORTFOLIO_TABLES}
-    columns = portfolio_column_fields(tables["returns"].columns, meta["summary"]["activity"])
-    check_fields(folder / "run.json", meta, columns, error=SavedRunError, hint=hint)
-    if len(tables["weights"]) != len(tables["returns"]):
-        raise SavedRunError(f"{folder / 'weights.csv'}: {len(tables['weights'])} rows but returns.csv has "
-                            f"{len(tables['returns'])}; the folder is damaged.")  # fmt: skip
-    return SavedRun(folder, meta, tables["returns"], tables["trades"], tables["forecasts"], None, None,
-                    weights=tables["weights"], turnover=tables["turnover"], tickers=tables["tickers"])  # fmt: skip
+    names = form.present(folder / "run.json", meta)
+    tables = {name.removesuffix(".csv"): _read_table(folder, name, form) for name in form.tables if name in names}
+    form.agree(folder, meta, tables)
+    return SavedRun(folder, meta, **{stem: tables.get(stem) for stem in _STEMS})
 
 
 def check_run_fields(path: Path, meta: dict[str, Any]) -> bool:
@@ -210,3 +189,36 @@ def check_run_fields(path: Path, meta: dict[str, Any]) -> bool:
     check_fields(path, meta, [*metric_fields(shown), *(FORECAST_FIELDS if has_forecasts else [])],
                  error=SavedRunError, hint="rerun `bt run`")  # fmt: skip
     return has_forecasts
+
+
+def _ticker_tables(path: Path, meta: dict[str, Any]) -> tuple[str, ...]:
+    """One ticker's run: returns and trades, and its walk-forward's tables when it has forecasts."""
+    return tuple(_TICKER_TABLES) if check_run_fields(path, meta) else ("returns.csv", "trades.csv")
+
+
+def _ticker_agree(folder: Path, meta: dict[str, Any], tables: Tables) -> None:
+    forecasts, returns = tables.get("forecasts"), tables["returns"]
+    if forecasts is not None and len(forecasts) != len(returns):
+        raise SavedRunError(f"{folder / 'forecasts.csv'}: {len(forecasts)} rows but returns.csv has "
+                            f"{len(returns)}; the folder is damaged, rerun `bt run`.")  # fmt: skip
+
+
+def _portfolio_tables(path: Path, meta: dict[str, Any]) -> tuple[str, ...]:
+    """Several tickers' run: every table, always."""
+    check_fields(path, meta, PORTFOLIO_FIELDS, error=SavedRunError, hint="rerun `bt run topk-strategy`")
+    return tuple(_PORTFOLIO_TABLES)
+
+
+def _portfolio_agree(folder: Path, meta: dict[str, Any], tables: Tables) -> None:
+    columns = portfolio_column_fields(tables["returns"].columns, meta["summary"]["activity"])
+    check_fields(folder / "run.json", meta, columns, error=SavedRunError, hint="rerun `bt run topk-strategy`")
+    if len(tables["weights"]) != len(tables["returns"]):
+        raise SavedRunError(f"{folder / 'weights.csv'}: {len(tables['weights'])} rows but returns.csv has "
+                            f"{len(tables['returns'])}; the folder is damaged.")  # fmt: skip
+
+
+TICKER_RUN = Format(KIND, FORMAT, _TICKER_TABLES, "bt-lstm run", "bt run", _ticker_tables, _ticker_agree)
+PORTFOLIO_RUN = Format(PORTFOLIO_KIND, PORTFOLIO_FORMAT, _PORTFOLIO_TABLES, "bt-lstm portfolio run",
+                       "bt run topk-strategy", _portfolio_tables, _portfolio_agree)  # fmt: skip
+FORMATS = {f.kind: f for f in (TICKER_RUN, PORTFOLIO_RUN)}
+_STEMS = {name.removesuffix(".csv") for f in FORMATS.values() for name in f.tables}  # SavedRun's tables
