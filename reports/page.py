@@ -79,22 +79,25 @@ def _fills(run: SavedRun, what: str) -> str:
 
 
 def _body(run: SavedRun, top: Section, names: dict[str, str], fills: tuple[str, str]) -> list[Section]:
-    """The sections after the headline ``top``, chosen by what ``run`` holds; ``fills``: their id and heading."""
-    sections = [top]
-    if run.folds is not None:
-        sections += forecast_sections(run)
+    """The headline ``top`` and the sections after it, each there because ``run`` holds its table; ``fills``:
+    the id and heading of the fills' own section, which a run with holdings (several tickers, many fills) has,
+    while a run without shows its few fills under the equity curves."""
+    sid, heading = fills
+    sections = [top, *(forecast_sections(run) if run.folds is not None else [])]
     equity = f'<img alt="equity curves" src="{charts.equity_curves(run.returns_table(), names)}">'
-    if run.weights is None:  # one ticker: its few fills under the chart
-        sid, heading = fills
-        return [*sections, ("equity", f"Equity curves and {sid}", f"{equity}{_fills(run, sid)}")]
-    sections += [("equity", "Equity curves", equity),
-                 ("holdings", "Holdings over time",
-                  f'<img alt="holdings heatmap" src="{charts.holdings_heatmap(run.weights)}">')]  # fmt: skip
-    if run.turnover is not None:
-        sections.append(("turnover", "Turnover and costs", activity_section(run)))
+    if run.weights is None:
+        return [*sections, ("equity", f"Equity curves and {sid}", f"{equity}{_fills(run, sid)}"), *_parts(run)]
+    held = f'<img alt="holdings heatmap" src="{charts.holdings_heatmap(run.weights)}">'
+    return [*sections, ("equity", "Equity curves", equity), ("holdings", "Holdings over time", held), *_parts(run),
+            (sid, heading, _fills(run, sid))]  # fmt: skip
+
+
+def _parts(run: SavedRun) -> list[Section]:
+    """Turnover and costs when the run has each rule's turnover; each ticker's verdict when it has a tickers table."""
+    parts = [("turnover", "Turnover and costs", activity_section(run))] if run.turnover is not None else []
     if run.tickers is not None:
-        sections.append(("forecasts", "Forecasts, ticker by ticker", ticker_section(run)))
-    return [*sections, (*fills, _fills(run, fills[0]))]
+        parts.append(("forecasts", "Forecasts, ticker by ticker", ticker_section(run)))
+    return parts
 
 
 def run_page(run: SavedRun, tearsheet: str | None) -> str:
