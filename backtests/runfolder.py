@@ -109,7 +109,8 @@ def walk_forward_metadata(config: Any, prices: Any, forecasts: pd.DataFrame, cac
 
 def write_walk_forward(run: SavedRun, out: Path, *, overwrite: bool = False) -> dict[str, Path]:
     """``bt walk-forward``'s folder: forecasts, folds, baselines, metrics.json and forecast.html."""
-    from reports.page import forecast_page, metrics_frame, per_fold_frame
+    from reports.forecast_sections import metrics_frame, per_fold_frame
+    from reports.page import forecast_page
 
     table = metrics_frame(run)
     run.meta["metrics"] = table.reset_index().to_dict(orient="records")

@@ -55,6 +55,17 @@ def test_run_writes_every_table_over_the_same_days(portfolio_run: tuple[str, Pat
     assert list(tickers["status"]) == ["used"] * 5 and tickers["dm_p_value"].between(0, 1).all()
 
 
+def test_the_one_reader_reads_the_portfolio_folder(portfolio_run: tuple[str, Path]) -> None:
+    from reports.saved import load_run
+
+    run = load_run(portfolio_run[1])
+    assert run.compares_rules and run.folds is None and run.baselines is None
+    assert run.weights is not None and list(run.weights.columns) == sorted(TICKERS.split(","))
+    assert run.turnover is not None and run.tickers is not None and len(run.tickers) == 5
+    assert run.returns is not None and list(run.returns.columns) == RULES
+    assert run.forecasts is not None and set(run.forecasts["ticker"]) == set(TICKERS.split(","))
+
+
 def test_report_sections_and_bt_report_rebuilds_it(portfolio_run: tuple[str, Path], tmp_path: Path) -> None:
     _, out = portfolio_run
     html = (out / "report.html").read_text()

@@ -192,23 +192,16 @@ def walk_forward_command(
 
 @app.command("report")
 def report_command(
-    run_folder: Annotated[Path, typer.Argument(help="A folder written by `bt run`.")],
+    run_folder: Annotated[Path, typer.Argument(help="A folder written by `bt run` or `bt run topk-strategy`.")],
 ) -> None:
     """Rebuild report.html (and tearsheet.html) of RUN_FOLDER from its saved files, without training."""
-    from reports.portfolio_saved import KIND, kind_of
+    from reports.build import build_report
     from reports.tearsheet import prepare_drawing_process
 
     from ..folderlock import holding
 
     with holding(run_folder, "run folder"):  # not while `bt run --overwrite` replaces the folder
         with _executor(None, None, preload=prepare_drawing_process) as executor:  # tearsheet drawn beside the charts
-            if kind_of(run_folder) == KIND:  # a portfolio's folder (bt run topk-strategy)
-                from reports.portfolio_page import build_portfolio_report
-
-                console.out.print(f"report: {build_portfolio_report(run_folder, draw=executor.draw)}", soft_wrap=True)
-                return
-            from reports.build import build_report
-
             console.out.print(f"report: {build_report(run_folder, draw=executor.draw)}", soft_wrap=True)
 
 

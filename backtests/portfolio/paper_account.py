@@ -139,7 +139,7 @@ def write_portfolio_paper_report(name: str, out: Path, *, folder: Path | None = 
     """report.html (the account against every comparison and the benchmark, holdings, fills, tearsheet), the
     ledger's tables, ``weights.csv`` and ``returns.csv`` (date x the account, each comparison and the benchmark)
     as CSV, written whole; an earlier report folder is replaced only with ``overwrite`` (and only bt's files)."""
-    from reports.portfolio_page import paper_portfolio_page
+    from reports.page import paper_portfolio_page
     from reports.tearsheet import write_tearsheet
 
     out = Path(out)
