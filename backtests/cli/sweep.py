@@ -88,7 +88,8 @@ def sweep_command(
     table = sweep_table(config)
     chosen = select_tickers(tickers=tickers, tickers_file=tickers_file, universe_name=universe, as_of=as_of,
                             table=table, notify=console.notice)  # fmt: skip
-    base = build({**locals(), "ticker": chosen.tickers[0] if chosen.tickers else "SPY"}, ignore=("sweep",)).config
+    # The base is the first ticker's run (select_tickers never gives none); every job sets its own ticker.
+    base = build({**locals(), "ticker": chosen.tickers[0]}, ignore=("sweep",)).config
     jobs = build_jobs(base, chosen.tickers, select_grid(grid, table, str(config)), max_jobs=max_jobs)
     for settings in {job.config.strategy for job in jobs}:  # a setting the strategy does not take: one line now
         choose(settings)
