@@ -93,14 +93,16 @@ def _file_strategy(path: Path | None) -> str | None:
 
 
 def _check_single(name: str, selection: TickerSelection, only_ranking: Sequence[str]) -> str:
-    what = (selection.options() or [f"{len(selection.listed)} tickers"])[0] if selection.names_many() else None
-    what = what or (only_ranking[0] if only_ranking else None)
-    if what is not None:
-        ranking = ", ".join(registry.ranking_names())
-        raise ConfigError(f"{name} is not a portfolio strategy (it trades one ticker), so {what} does not "
-                          f"apply: give one TICKER, rank several with {ranking}, or run {name} on each with "
-                          "`bt sweep`.")  # fmt: skip
-    return SINGLE
+    given = [*selection.options(), *only_ranking]
+    if len(selection.listed) > 1:
+        fix = f"give one TICKER, not {len(selection.listed)}"
+    elif given:
+        fix = f"drop {given[0]}"
+    else:
+        return SINGLE
+    ranking = ", ".join(registry.ranking_names())
+    raise ConfigError(f"{name} is not a portfolio strategy (it trades one ticker): {fix}; rank several tickers with "
+                      f"{ranking}, or run {name} on each with `bt sweep`.")  # fmt: skip
 
 
 def _check_ranking(name: str, selection: TickerSelection, only_single: Sequence[str]) -> str:

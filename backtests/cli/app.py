@@ -100,8 +100,9 @@ Out = Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKE
 Ticker = Annotated[str | None, typer.Argument(help="Ticker, e.g. AAPL (bundled: AAPL, MSFT, SPY). [or [data] ticker]")]
 TickerArgs = Annotated[list[str] | None, typer.Argument(
     metavar="TICKER", show_default=False,
-    help="One ticker for a single-ticker strategy, e.g. AAPL (bundled: AAPL, MSFT, SPY), or the data table's ticker in --config; "
-         "several, or --universe / --tickers / --tickers-file, for a ranking strategy.")]  # fmt: skip
+    help="One ticker for a single-ticker strategy, e.g. AAPL (bundled: AAPL, MSFT, SPY), or the data table's "
+         "ticker in --config; several, or --universe / --tickers / --tickers-file, for a ranking "
+         "strategy.")]  # fmt: skip
 
 
 @app.command("run")

@@ -49,8 +49,8 @@ from .sweep import AsOf, Tickers, TickersFile, UniverseOpt
 
 Symbols = Annotated[list[str] | None, typer.Argument(
     metavar="TICKER", show_default=False,
-    help="One ticker for a single-ticker strategy, e.g. AAPL, or the data table's ticker in --config; several, or --universe / "
-         "--tickers / --tickers-file, for a ranking strategy.")]  # fmt: skip
+    help="One ticker for a single-ticker strategy, e.g. AAPL, or the data table's ticker in --config; several, "
+         "or --universe / --tickers / --tickers-file, for a ranking strategy.")]  # fmt: skip
 Position = Annotated[str | None, typer.Option(help="Single-ticker strategy: what you hold now, flat, long or short. "
                                                    "[default: flat]")]  # fmt: skip
 Hold = Annotated[str | None, typer.Option(help="Names held now, comma-separated (each at its equal target weight). "
