@@ -90,3 +90,10 @@ def test_one_visible_run_signal_and_paper_start_whose_help_gives_both_forms() ->
     assert "--universe" in start and "--ticker " in start and "--k" in start
     signal = CliRunner().invoke(app, ["signal", "--help"], terminal_width=200).output
     assert "--universe" in signal and "--hold" in signal and "--position" in signal
+
+
+def test_a_sweep_of_a_ranking_strategy_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sweep", "topk-strategy", "--tickers", "KO,JPM", "--scheduler", "sync",
+                                      "--out", str(tmp_path / "s")])  # fmt: skip
+    assert result.exit_code == 2 and "a sweep runs one ticker per job: use `bt run topk-strategy" in result.output
+    assert not (tmp_path / "s").exists()

@@ -81,10 +81,15 @@ def sweep_command(
     commission: Commission = None, slippage: Slippage = None, benchmark: Benchmark = None,
 ) -> None:  # fmt: skip
     """Run STRATEGY over many tickers and a grid of settings on Dask; write results.csv and sweep.html."""
+    from ..errors import ConfigError
+    from ..selection import RANKING, TickerSelection, route
     from ..strategy_setup import choose
     from ..sweeps import ExecutorSpec, build_jobs, sweep
     from ..sweeps.plan import select_grid, select_tickers, sweep_table
 
+    if route(strategy, TickerSelection(), config_file=config).kind == RANKING:  # a sweep's job is one ticker
+        raise ConfigError(f"{strategy} ranks a universe in one run, and a sweep runs one ticker per job: use "
+                          f"`bt run {strategy} --universe U`, or sweep a single-ticker strategy.")  # fmt: skip
     table = sweep_table(config)
     chosen = select_tickers(tickers=tickers, tickers_file=tickers_file, universe_name=universe, as_of=as_of,
                             table=table, notify=console.notice)  # fmt: skip
