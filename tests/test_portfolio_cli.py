@@ -161,10 +161,16 @@ def test_signal_ranks_the_universe_and_gives_target_weights() -> None:
     (["run", "topk-strategy", "--tickers", "KO", "--k", "0"], "`k` must be an integer from 1"),
     (["run", "topk-strategy", "--tickers", "KO", "--weighting", "cap"], "weighting"),
     (["run", "topk-strategy", "--tickers", "KO,JPM", "--universe", "dow30"], "not several"),
-    (["run", "topk-strategy", "AAPL"], "unexpected extra argument"),
+    (["run", "topk-strategy", "AAPL"], "topk-strategy ranks several tickers, and AAPL alone is one: give --universe"),
+    (["run", "topk-strategy", "KO", "JPM", "--tickers", "KO,JPM"], "give the tickers once"),
+    (["run", "topk-strategy", "--tickers", "KO,JPM", "--csv", "prices.csv"], "--csv applies to one ticker's run"),
     (["run", "topk-strategy", "--tickers", "NOSUCHTICKER", "--source", "bundled"], "none of the 1 tickers"),
     (["run", "topk-strategy", "--tickers", "KO", "--start", "1990-01-02"], "the portfolio's days"),
-    (["run", "lstm-strategy", "AAPL", "--universe", "dow30"], "No such option"),
+    (["run", "lstm-strategy", "AAPL", "--universe", "dow30"], "not a portfolio strategy (it trades one ticker): drop "
+                                                              "--universe"),
+    (["run", "lstm-strategy", "AAPL", "MSFT"], "give one TICKER, not 2"),
+    (["run", "sma-cross", "AAPL", "--k", "3"], "drop --k"),
+    (["signal", "AAPL", "--hold", "KO"], "drop --hold"),
     (["signal", "--tickers", "KO", "--strategy", "lstm-strategy"], "not a portfolio strategy"),
 ])  # fmt: skip
 def test_bad_input_is_one_line(args: list[str], words: str, tmp_path: Path) -> None:
