@@ -100,6 +100,35 @@ def _connect(scheduler: str, security: Any) -> Any:
                           f"{why}); is it a worker's address? check --scheduler") from None  # fmt: skip
 
 
+WAIT_VAR = "BT_WORKER_WAIT"  # seconds a remote scheduler may take to have a worker
+WAIT_DEFAULT = 60.0
+
+
+def worker_wait() -> float:
+    """Seconds to wait for a remote scheduler's first worker (``BT_WORKER_WAIT``, default 60): a one-line
+    ConfigError if the variable is not a number above 0."""
+    text = os.environ.get(WAIT_VAR, "").strip()
+    try:
+        value = float(text) if text else WAIT_DEFAULT
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 10**9:  # NaN fails this too
+        raise ConfigError(f"{WAIT_VAR} must be a number of seconds above 0; unset it for the default "
+                          f"{WAIT_DEFAULT:g}. Got {text!r}.")  # fmt: skip
+    return value
+
+
+def wait_for_a_worker(client: Any, scheduler: str) -> None:
+    """Return once the scheduler at ``scheduler`` has a worker; a one-line ConfigError after ``BT_WORKER_WAIT``
+    seconds instead of waiting forever for work that nothing would run."""
+    seconds = worker_wait()
+    try:
+        client.wait_for_workers(1, timeout=seconds)
+    except TimeoutError:
+        raise ConfigError(f"scheduler {scheduler} has no workers after {seconds:g} s: start one "
+                          f"(dask worker {scheduler}) or set {WAIT_VAR} to wait longer") from None  # fmt: skip
+
+
 def _quiet(level: int) -> None:
     """Dask's, Bokeh's and Tornado's loggers at ``level``, with those that set their own (distributed.client)."""
     names = [name for name in logging.root.manager.loggerDict if name.startswith(tuple(f"{q}." for q in QUIET))]
@@ -111,8 +140,12 @@ def _quiet(level: int) -> None:
 
 def check_scheduler(scheduler: str, security: Any) -> None:
     """Connect to the scheduler at ``scheduler`` and let go: a one-line ConfigError now, before any work, if
-    nothing answers there as a Dask scheduler."""
-    _connect(scheduler, security).close()
+    nothing answers there as a Dask scheduler, or it has no worker within ``BT_WORKER_WAIT`` seconds."""
+    client = _connect(scheduler, security)
+    try:
+        wait_for_a_worker(client, scheduler)
+    finally:
+        client.close()
 
 
 def lost_scheduler(client: Any, exc: BaseException) -> bool:
@@ -135,6 +168,8 @@ def dask_client(scheduler: str, workers: int | None, security: Any, notify: Call
     else:
         cluster, client = None, _connect(scheduler, security)
     try:
+        if cluster is None:
+            wait_for_a_worker(client, scheduler)
         client.register_plugin(SetTensorflowThreads(preload_tensorflow))
         if client.dashboard_link:
             notify(f"Dask dashboard: {client.dashboard_link}")

@@ -265,11 +265,8 @@ def test_jobs_are_counted_not_built() -> None:
 # --- a scheduler that goes away, and Ctrl-C
 
 
-def _start_scheduler(folder: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], str]:
-    """A real ``dask scheduler`` and one ``dask worker`` (one thread) on 127.0.0.1, waited for."""
-    from distributed import Client
-
-    file = folder / "scheduler.json"
+def _scheduler_alone(file: Path) -> subprocess.Popen[bytes]:
+    """A real ``dask scheduler`` on 127.0.0.1 with no worker, waited for (its address in ``file``)."""
     scheduler = subprocess.Popen([*DASK, "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
                                   "127.0.0.1:0", "--scheduler-file", str(file)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -277,6 +274,41 @@ def _start_scheduler(folder: Path) -> tuple[subprocess.Popen[bytes], subprocess.
     while not (file.exists() and file.stat().st_size):
         assert scheduler.poll() is None and time.monotonic() < deadline, "dask scheduler did not start"
         time.sleep(0.1)
+    return scheduler
+
+
+def test_a_scheduler_with_no_workers_is_one_line_not_a_wait_forever(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work sent to a scheduler that has no worker would wait forever: after ``BT_WORKER_WAIT`` seconds it is a
+    one-line error naming the scheduler and what to start, found before the sweep folder is made."""
+    scheduler = _scheduler_alone(tmp_path / "scheduler.json")
+    address = json.loads((tmp_path / "scheduler.json").read_text())["address"]
+    monkeypatch.setenv("BT_WORKER_WAIT", "1")
+    try:
+        result = bt("sweep", "lstm-strategy", *GRID_8, "--scheduler", address, "--out", str(tmp_path / "s"))
+    finally:
+        scheduler.kill()
+        scheduler.wait(timeout=HANG)
+    line = _one_line_error(result, f"scheduler {address} has no workers after 1 s", f"dask worker {address}",
+                           "BT_WORKER_WAIT")  # fmt: skip
+    assert line and not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-3", "nan"])
+def test_a_malformed_worker_wait_is_one_line(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backtests.dask_setup import worker_wait
+
+    monkeypatch.setenv("BT_WORKER_WAIT", value)
+    with pytest.raises(ConfigError, match=f"BT_WORKER_WAIT must be a number of seconds above 0.*Got '{value}'"):
+        worker_wait()
+
+
+def _start_scheduler(folder: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], str]:
+    """A real ``dask scheduler`` and one ``dask worker`` (one thread) on 127.0.0.1, waited for."""
+    from distributed import Client
+
+    file = folder / "scheduler.json"
+    scheduler = _scheduler_alone(file)
     worker = subprocess.Popen([*WORKER, "--scheduler-file", str(file), "--host", "127.0.0.1", "--nthreads", "1",
                                "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     address = json.loads(file.read_text())["address"]
