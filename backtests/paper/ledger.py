@@ -45,6 +45,7 @@ _MAGIC = b"SQLite format 3\x00"
 
 
 Execute = Callable[..., sqlite3.Cursor]
+TABLES = ("days", "positions", "orders", "fills", "forecasts", "models")  # an experiment's rows, as reports show them
 
 
 class LedgerError(BtError):
@@ -104,6 +105,11 @@ def paper_dir() -> Path:
         return Path(os.environ["BT_PAPER_DIR"]).expanduser()
     xdg = Path(os.environ.get("XDG_DATA_HOME", ""))
     return (xdg if xdg.is_absolute() else Path.home() / ".local" / "share") / "bt-lstm" / "paper"
+
+
+def is_portfolio(config: dict[str, Any]) -> bool:
+    """Whether an experiment's stored config trades a portfolio (many tickers) rather than one ticker."""
+    return isinstance(config.get("portfolio"), dict)
 
 
 def _iso(date: pd.Timestamp) -> str:
@@ -247,16 +253,16 @@ class Ledger:
         return cursor.lastrowid
 
     def experiment(self, name: str) -> dict[str, Any]:
-        """The experiment called ``name`` (id, name, config as a dict, created)."""
+        """The experiment called ``name`` (id, name, config as a dict, created, and whether a portfolio)."""
         rows = self._rows("SELECT * FROM experiments WHERE name = ?", name)
         if not rows:
             known = ", ".join(r["name"] for r in self.experiments()) or "none"
             raise ExperimentError(f"no experiment {name!r} (experiments: {known}); create it with `bt paper start`")
-        return {**rows[0], "config": json.loads(rows[0]["config"])}
+        return _decoded(rows[0])
 
     def experiments(self) -> list[dict[str, Any]]:
         """Every experiment, oldest first."""
-        return [{**r, "config": json.loads(r["config"])} for r in self._rows("SELECT * FROM experiments ORDER BY id")]
+        return [_decoded(r) for r in self._rows("SELECT * FROM experiments ORDER BY id")]
 
     # State
 
@@ -363,6 +369,11 @@ class Ledger:
             size, price = r.new_order
             run("INSERT INTO orders (experiment_id, decision_date, size, created_price, status, ticker) "
                 "VALUES (?, ?, ?, ?, 'queued', ?)", (eid, date, size, price, r.ticker))  # fmt: skip
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    config = json.loads(row["config"])
+    return {**row, "config": config, "portfolio": is_portfolio(config)}
 
 
 # Locks

@@ -1,27 +1,26 @@
 """Paper trading a portfolio: the top-k rule stepped day by day on the shared ledger, as ``bt run topk-strategy``.
 
-An experiment stores its ``PortfolioConfig``. A step is one trading day of the portfolio's calendar
+An experiment stores its ``PortfolioConfig``. ``PortfolioSession`` is the kind of
+``experiment.Session`` that ``bt paper step`` and ``replay`` hold for such an experiment
+(``session.step`` and ``replay`` open it). A step is one trading day of the portfolio's calendar
 and one ledger transaction: each ticker retrains on its walk-forward schedule (the splitter's fold
 of the same number as in ``bt run``, through ``forecasting.fit_fold``) and forecasts the next day;
-then ``paperday.trade_portfolio_day`` fills yesterday's orders at the open and decides today's from
+then ``day.trade_portfolio_day`` fills yesterday's orders at the open and decides today's from
 the close, with the backtest's strategy class and broker. So replaying a period gives the fills and
 the daily equity of ``bt run topk-strategy`` over it. The lock, the step-follows check and the
-constraints of ``backtests.paper.ledger`` keep a day from being applied twice.
+constraints of ``ledger`` keep a day from being applied twice.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -29,19 +28,14 @@ import pandas as pd
 from forecasting import Forecaster, fit_fold, predict_members
 
 from ..data import PriceData, membership_mask
-from ..errors import ConfigError, DataError
-from ..outfolder import check_writable
-from ..paper.ledger import ExperimentError, Ledger, experiment_lock, paper_dir
-from ..paper.models import load_model_file, write_model_file
-from ..paper.session import replay_positions
-from .config import PortfolioConfig, is_portfolio
-from .panel import calendar, ticker_frame
-from .paperday import PortfolioDay, trade_portfolio_day
-from .runner import load_all
-
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-Notify = Callable[[str], None]
-OnDay = Callable[[int, int, "PortfolioDayReport"], None]
+from ..errors import DataError
+from ..portfolio.config import PortfolioConfig
+from ..portfolio.panel import calendar, ticker_frame
+from ..portfolio.runner import load_all
+from .day import PortfolioDay, trade_portfolio_day
+from .experiment import Notify, Session, new_experiment_folder
+from .ledger import ExperimentError, Ledger
+from .models import load_model_file, write_model_file
 
 
 @dataclass(frozen=True)
@@ -61,78 +55,25 @@ class PortfolioDayReport:
     orders: list[tuple[str, int]]
 
 
-@dataclass(frozen=True)
-class PortfolioAdvance:
-    """The days a step or replay applied (maybe none), and where the data ends."""
-
-    days: list[PortfolioDayReport]
-    data_end: pd.Timestamp
-    stepped_through: pd.Timestamp | None
-
-
 def start_portfolio(name: str, config: PortfolioConfig, *, folder: Path | None = None,
                     notify: Notify | None = None) -> tuple[int, dict[str, str]]:  # fmt: skip
     """Create portfolio experiment ``name`` with the tickers that have data; its id and the tickers left out."""
-    if not NAME.fullmatch(name):
-        raise ConfigError(f"experiment name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_' or '-'")
-    folder = Path(folder or paper_dir())
-    check_writable(folder, what="paper data folder", hint="set BT_PAPER_DIR to a writable folder")
-    if (folder / "paper.db").exists():
-        with Ledger(folder) as ledger:
-            ledger.refuse_existing(name)
+    folder = new_experiment_folder(name, folder)
     prices, left = load_all(config, notify)
     kept = dataclasses.replace(config, tickers=tuple(t for t in config.tickers if t in prices))
     with Ledger(folder, create=True) as ledger:
         return ledger.create_experiment(name, kept.to_dict()), left
 
 
-def step_portfolio(name: str, *, date: dt.date | None = None, folder: Path | None = None,
-                   notify: Notify | None = None, on_day: OnDay | None = None) -> PortfolioAdvance:  # fmt: skip
-    """Step ``name`` through ``date`` (default: the latest settled day), catching up missed days."""
-    with PortfolioSession(name, Path(folder or paper_dir()), notify) as session:
-        target = session.position(date) if date else session.settled_end()
-        last = session.last_position
-        first = target if last is None else last + 1
-        return session.run(range(first, target + 1), on_day)
+class PortfolioSession(Session[PortfolioDayReport]):
+    """One command's hold on a portfolio experiment (``session.open_session`` opens it): its
+    prices, on the calendar of its tickers' days, and its forecasters."""
 
+    where = "the portfolio's days"
 
-def replay_portfolio(name: str, *, start: dt.date | None = None, end: dt.date | None = None,
-                     folder: Path | None = None, notify: Notify | None = None,
-                     on_day: OnDay | None = None) -> PortfolioAdvance:  # fmt: skip
-    """Step ``name`` through history from ``start`` to ``end``, as ``bt run topk-strategy --start --end``."""
-    with PortfolioSession(name, Path(folder or paper_dir()), notify) as session:
-        at, day = session.last_position, session.last
-        last = None if at is None or day is None else (at, day["date"])
-        positions = replay_positions(session.days, session.config.run.forecast.splitter(), start, end, last=last,
-                                     name=name, where="the portfolio's days")  # fmt: skip
-        return session.run(positions, on_day)
-
-
-class PortfolioSession:
-    """One command's hold on a portfolio experiment: its ledger, lock, prices and forecasters."""
-
-    def __init__(self, name: str, folder: Path, notify: Notify | None) -> None:
-        self.name, self.folder, self.held = name, folder, contextlib.ExitStack()
-        try:
-            self.open(notify)
-        except BaseException:
-            self.held.close()
-            raise
-
-    def __enter__(self) -> PortfolioSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.held.close()
-
-    def open(self, notify: Notify | None) -> None:
-        """Open the ledger, take the lock, load every ticker's prices and check them against the ledger."""
-        self.ledger = self.held.enter_context(Ledger(self.folder))
-        exp = self.ledger.experiment(self.name)
-        if not is_portfolio(exp["config"]):
-            raise ConfigError(f"{self.name} trades one ticker, not a portfolio")
-        self.held.enter_context(experiment_lock(self.folder, self.name))
-        self.eid, self.config = exp["id"], PortfolioConfig.from_dict(exp["config"])
+    def __init__(self, name: str, folder: Path, ledger: Ledger, exp: dict[str, Any], notify: Notify | None) -> None:
+        super().__init__(name, folder, ledger, exp)
+        self.config = PortfolioConfig.from_dict(exp["config"])
         self.prices, left = load_all(self.config, notify)
         if left:
             raise DataError(f"{self.name}: {', '.join(left)} have no data now ({next(iter(left.values()))})")
@@ -157,10 +98,13 @@ class PortfolioSession:
                             f"({last['step'] + 1} days from {first}); use the data it was run on")  # fmt: skip
         return opening
 
-    @property
-    def last_position(self) -> int | None:
-        """Position of the last stepped day on the calendar; None before the first step."""
-        return None if self.opening is None or self.last is None else self.opening + self.last["step"]
+    def stepped(self) -> tuple[int, pd.Timestamp] | None:
+        """The last stepped day's step number and date; None before the first step."""
+        return None if self.last is None else (self.last["step"], pd.Timestamp(self.last["date"]))
+
+    def splitter(self) -> Any:
+        """The walk-forward splitter of the experiment's forecast settings (every ticker's)."""
+        return self.config.run.forecast.splitter()
 
     def position(self, date: dt.date) -> int:
         """Position of trading day ``date`` on the portfolio's calendar; DataError when there is none."""
@@ -170,23 +114,7 @@ class PortfolioSession:
                             f"{self.days[0]:%Y-%m-%d} to {self.days[-1]:%Y-%m-%d})")  # fmt: skip
         return int(self.days.get_loc(stamp))
 
-    def settled_end(self) -> int:
-        """The last day of data, less a bar dated today before the US market closes (not final yet)."""
-        now = dt.datetime.now(ZoneInfo("America/New_York"))
-        last = len(self.days) - 1
-        return last - 1 if self.days[last].date() == now.date() and now.time() < dt.time(16, 15) else last
-
-    def run(self, positions: range, on_day: OnDay | None) -> PortfolioAdvance:
-        """Step each position in order, one transaction each."""
-        reports = []
-        for done, p in enumerate(positions, 1):
-            reports.append(self.step(p))
-            if on_day is not None:
-                on_day(done, len(positions), reports[-1])
-        through = None if self.last is None else pd.Timestamp(self.last["date"])
-        return PortfolioAdvance(reports, self.days[-1], through)
-
-    def step(self, p: int) -> PortfolioDayReport:
+    def step_at(self, p: int) -> PortfolioDayReport:
         """One day: retrain what is due, forecast, fill yesterday's orders, decide; one transaction."""
         if self.opening is None:  # the first step (no last day)
             self.opening = p
@@ -194,11 +122,12 @@ class PortfolioSession:
         forecasts, files = self.forecast_day(p)
         frames = self.day_frames(p, n, forecasts)
         queued = self.ledger.queued_orders(self.eid)
-        cash, held = None, {}
+        last, held = None, {}
         if self.last is not None:
-            cash, held = self.last["cash"], self.ledger.positions_at(self.eid, pd.Timestamp(self.last["date"]))
+            last = (pd.Timestamp(self.last["date"]), self.last["cash"])
+            held = self.ledger.positions_at(self.eid, last[0])
         rule, orders = dataclasses.asdict(self.config.rule()), [(o.ticker, o.size) for o in queued]
-        out = trade_portfolio_day(frames, rule, self.config.run.broker, cash, held, orders)
+        out = trade_portfolio_day(frames, rule, self.config.run.broker, last, held, orders)
         date, closes = self.days[p], {t: float(f["close"].iloc[-1]) for t, f in frames.items()}
         model = self.model_row(date, files) if files else None
         self.ledger.apply_step(self.eid, n, date, lambda run: write_day(run, (self.eid, n, date), out, queued,

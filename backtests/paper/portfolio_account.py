@@ -1,4 +1,4 @@
-"""Reading a portfolio paper experiment: its status, and its report folder.
+"""Reading a portfolio paper experiment: its status, and its report folder (``account`` hands them over).
 
 The report compares the account with what ``bt run topk-strategy`` compares its strategy with, over exactly
 the account's days: the equal-weight buy-and-hold of its tickers (rebalanced monthly), the same top-k rule on
@@ -19,16 +19,15 @@ from reports.files import atomic_write_text, write_csv
 from ..data import PriceData, benchmark_prices, benchmark_returns, membership_mask
 from ..errors import ConfigError, DataError
 from ..outfolder import check_writable, staged
-from ..paper.ledger import Ledger, paper_dir
+from ..portfolio.config import PortfolioConfig
+from ..portfolio.engine import FILL_COLUMNS, PortfolioBacktest
+from ..portfolio.forecasts import TickerForecasts, baseline_forecasts
+from ..portfolio.panel import ticker_frame
+from ..portfolio.rules import RULES, compare, run_rules
+from ..portfolio.runner import load_all
 from ..runfolder import package_versions
-from .config import PortfolioConfig, is_portfolio
-from .engine import FILL_COLUMNS, PortfolioBacktest
-from .forecasts import TickerForecasts, baseline_forecasts
-from .panel import ticker_frame
-from .rules import RULES, compare, run_rules
-from .runner import load_all
+from .ledger import TABLES, Ledger, paper_dir
 
-TABLES = ("days", "positions", "orders", "fills", "forecasts", "models")
 DATED = ("weights", "returns")  # the report's tables indexed by date, beside the ledger's
 COMPARISONS = tuple(r for r in RULES if r != "strategy")  # the account itself is the strategy
 Notify = Callable[[str], None]
@@ -38,7 +37,7 @@ def ledger_tables(name: str, folder: Path | None = None) -> tuple[dict[str, Any]
     """The experiment (refused unless a portfolio) and its ledger tables; fills carry their order's ticker."""
     with Ledger(Path(folder or paper_dir())) as ledger:
         exp = ledger.experiment(name)
-        if not is_portfolio(exp["config"]):
+        if not exp["portfolio"]:
             raise ConfigError(f"{name} trades one ticker, not a portfolio")
         tables = {t: ledger.table(t, exp["id"]) for t in TABLES}
     tickers = tables["orders"].set_index("id")["ticker"]

@@ -1,0 +1,158 @@
+"""What every paper experiment shares, one ticker or many: the name rule, the settled day, the replay range,
+the ledger's answer to "one ticker or a portfolio", and the ``Session`` a command holds.
+
+A session is one command's hold on an experiment (its ledger, its lock, its data). The day-by-day loop,
+the day a plain step goes to and the days a replay steps are the same for any number of tickers; what a
+day does (``step_at``) is the kind's own: ``session.TickerSession`` and ``portfolio.PortfolioSession``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from forecasting import resolve_period
+
+from ..errors import BtError, ConfigError, DataError
+from ..outfolder import check_writable
+from .ledger import Ledger, paper_dir
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MARKET = ZoneInfo("America/New_York")
+SETTLED_AFTER = dt.time(16, 15)  # a bar dated today is final only after the US close
+
+R = TypeVar("R")
+Notify = Callable[[str], None]
+
+
+def new_experiment_folder(name: str, folder: Path | None, *, check: Callable[[], object] = lambda: None) -> Path:
+    """The data folder a new experiment ``name`` goes in, once its name is valid, ``check`` passes (a config
+    check, before any data is read), the folder is writable and no experiment has that name."""
+    if not NAME.fullmatch(name):
+        raise ConfigError(f"experiment name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_' or '-'")
+    check()
+    folder = Path(folder or paper_dir())
+    check_writable(folder, what="paper data folder", hint="set BT_PAPER_DIR to a writable folder")
+    if (folder / "paper.db").exists():
+        with Ledger(folder) as ledger:
+            ledger.refuse_existing(name)  # before loading any data
+    return folder
+
+
+def is_portfolio_experiment(name: str, *, folder: Path | None = None) -> bool:
+    """Whether experiment ``name`` exists and trades a portfolio, as its ledger says (False without a ledger or
+    such a name: the command then reports that in its words)."""
+    folder = Path(folder or paper_dir())
+    if not (folder / "paper.db").exists():
+        return False
+    try:
+        with Ledger(folder) as ledger:
+            return bool(ledger.experiment(name)["portfolio"])
+    except BtError:
+        return False
+
+
+def settled_end(days: pd.DatetimeIndex, now: dt.datetime | None = None) -> int:
+    """The last position of ``days``, less a bar dated today before the US market closes (not final yet)."""
+    now = now or dt.datetime.now(MARKET)
+    last = len(days) - 1
+    return last - 1 if days[last].date() == now.date() and now.time() < SETTLED_AFTER else last
+
+
+def replay_positions(days: pd.DatetimeIndex, splitter: Any, start: dt.date | None, end: dt.date | None, *,
+                     last: tuple[int, str] | None, name: str, where: str) -> range:  # fmt: skip
+    """The positions in ``days`` a replay steps: a new experiment (``last`` None) from the day before ``start``
+    (it only decides there) through ``end``, as ``bt run --start --end``; a started one, whose last step is
+    ``last`` (position, date), from the day after it. One-line errors name ``where`` the days came from."""
+    if last is None:
+        if start is None:
+            raise ConfigError("--start is needed for the first replay of an experiment (its first trading day)")
+        try:
+            first, final = resolve_period(days, splitter, _day(start), _day(end))
+        except ValueError as exc:
+            raise DataError(f"{where}: {exc}") from None
+        return range(first - 1, final + 1)
+    final = len(days) - 1 if end is None else int(days.searchsorted(_day(end), side="right")) - 1
+    if start is not None and int(days.searchsorted(_day(start))) - 1 > last[0]:
+        raise ConfigError(f"{name} was stepped through {last[1]}; a replay continues from the next day, "
+                          f"so --start {start} would leave a gap (drop --start)")  # fmt: skip
+    return range(last[0] + 1, final + 1)
+
+
+def _day(date: dt.date | None) -> pd.Timestamp | None:
+    return None if date is None else pd.Timestamp(date)
+
+
+@dataclass(frozen=True)
+class Advance(Generic[R]):
+    """The days a step or replay applied (maybe none), where the data ends and (one ticker) where it came from."""
+
+    days: list[R]
+    data_end: pd.Timestamp
+    source: str | None
+    stepped_through: pd.Timestamp | None
+
+
+class Session(ABC, Generic[R]):
+    """One command's hold on an experiment; a kind sets ``days``, ``opening``, ``where`` and ``source`` and
+    defines ``stepped``, ``splitter``, ``position`` and ``step_at`` (one day, one transaction)."""
+
+    days: pd.DatetimeIndex  # the experiment's trading days in its data
+    opening: int | None  # position of step 0 in ``days``; None before the first step
+    where: str  # where the days come from, for errors
+    source: str | None = None
+
+    def __init__(self, name: str, folder: Path, ledger: Ledger, experiment: dict[str, Any]) -> None:
+        self.name, self.folder, self.ledger, self.eid = name, folder, ledger, experiment["id"]
+
+    @abstractmethod
+    def stepped(self) -> tuple[int, pd.Timestamp] | None:
+        """The last stepped day's step number and date; None before the first step."""
+
+    @abstractmethod
+    def splitter(self) -> Any:
+        """The walk-forward splitter a replay's first day is resolved with (as ``bt run``'s)."""
+
+    @abstractmethod
+    def position(self, date: dt.date) -> int:
+        """Position of trading day ``date`` in ``days``; DataError when the data has no such day."""
+
+    @abstractmethod
+    def step_at(self, p: int) -> R:
+        """Step the day at position ``p``: fill, retrain, forecast, decide; one ledger transaction."""
+
+    @property
+    def last_position(self) -> int | None:
+        """Position of the last stepped day in ``days``; None before the first step."""
+        last = self.stepped()
+        return None if self.opening is None or last is None else self.opening + last[0]
+
+    def step_positions(self, date: dt.date | None) -> range:
+        """The positions a step through ``date`` (default: the latest settled day) applies, missed days first."""
+        target = self.position(date) if date else settled_end(self.days)
+        last = self.last_position
+        return range(target if last is None else last + 1, target + 1)
+
+    def replay_positions(self, start: dt.date | None, end: dt.date | None) -> range:
+        """The positions a replay from ``start`` to ``end`` applies (see ``replay_positions``)."""
+        at, last = self.last_position, self.stepped()
+        mark = None if at is None or last is None else (at, f"{last[1]:%Y-%m-%d}")
+        return replay_positions(self.days, self.splitter(), start, end, last=mark, name=self.name, where=self.where)
+
+    def run(self, positions: range, on_day: Callable[[int, int, R], None] | None) -> Advance[R]:
+        """Step each position in order, one transaction each."""
+        reports = []
+        for done, p in enumerate(positions, 1):
+            reports.append(self.step_at(p))
+            if on_day is not None:
+                on_day(done, len(positions), reports[-1])
+        last = self.stepped()
+        return Advance(reports, self.days[-1], self.source, None if last is None else last[1])
