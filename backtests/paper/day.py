@@ -84,14 +84,18 @@ def warmup_bars(strategy: type) -> int:
 
 
 def _before_last(self: bt.Strategy) -> None:
-    """On the bar before the last, resubmit the queued order; earlier (warm-up) bars only feed indicators."""
+    """On the bar before the last, resubmit the queued orders ((feed name, signed size), in the order they were
+    placed); earlier (warm-up) bars only feed indicators."""
     if len(self) == self.data.buflen() - 1 and self.p.queued:
-        (self.buy if self.p.queued > 0 else self.sell)(size=abs(self.p.queued))
+        feeds = {d._name: d for d in self.datas}
+        for name, size in self.p.queued:
+            (self.buy if size > 0 else self.sell)(data=feeds[name], size=abs(size))
 
 
 @functools.cache
 def paper_strategy(strategy: type[bt.Strategy]) -> type[bt.Strategy]:
-    """``strategy`` with one change: before the last bar it only resubmits the queued order.
+    """``strategy`` with one change: before the last bar it only resubmits the queued orders (one ticker's
+    strategy and a portfolio's alike).
 
     Backtrader calls ``prenext`` while the indicators warm up, ``nextstart`` once on the bar
     where they are first ready, then ``next``; all three are wrapped, so whichever of them falls
@@ -112,7 +116,7 @@ def paper_strategy(strategy: type[bt.Strategy]) -> type[bt.Strategy]:
         wrapped.__name__ = method
         return wrapped
 
-    namespace = {"params": (("queued", 0),), **{m: wrap(m) for m in ("prenext", "nextstart", "next")}}
+    namespace = {"params": (("queued", ()),), **{m: wrap(m) for m in ("prenext", "nextstart", "next")}}
     return type(f"Paper{strategy.__name__}", (strategy,), namespace)
 
 
@@ -138,19 +142,10 @@ def trade_day(
     queued: Order | None,
 ) -> DayOutcome:
     """Fill yesterday's order and decide today's; ``bars`` is [warm-up..., yesterday,] today with a forecast column."""
-    cerebro = make_cerebro(broker)
     feed = ForecastData(dataname=bars)
-    cerebro.adddata(feed)
-    if last is not None:
-        resume_broker(cerebro, [feed], last.cash, {feed._name: (last.size, last.price)}, last.date)
-    # A class is hashable; mypy reads type[Any] (backtrader has no types) as not Hashable.
-    paper = paper_strategy(strategy)  # type: ignore[arg-type]
-    cerebro.addstrategy(paper, queued=0 if queued is None else queued.size, **params)
-    cerebro.addanalyzer(EquityRecorder, _name="equity")
-    cerebro.addanalyzer(FillRecorder, _name="fills")
-    # Bar by bar: backtrader's vectorised mode (runonce) fails on an indicator given fewer bars
-    # than its period, which a feed cut at the opening day can be; the values are the same.
-    (result,) = cerebro.run(runonce=False)
+    resume = None if last is None else (last.date, last.cash, {feed._name: (last.size, last.price)})
+    orders = () if queued is None else ((feed._name, queued.size),)
+    result = _run_day({feed._name: feed}, strategy, params, broker, resume, orders, FillRecorder)
     warmup = warmup_bars(strategy)
     if len(bars) >= warmup + 2 and result._paper_call != "next":  # a full feed, and no `next` as in `bt run`
         raise RuntimeError(f"{strategy.__name__}.warmup ({warmup}) is too small: after {len(bars)} bars (warmup + 2) "
@@ -176,21 +171,6 @@ def trade_day(
     )
 
 
-class PaperTopk(TopkStrategy):
-    """``TopkStrategy`` that, on yesterday's bar, only submits the queued orders again."""
-
-    # backtrader's metaclass adds these to TopkStrategy's params; mypy sees a tuple replacing another.
-    params = (("queued", ()),)  # type: ignore[assignment]
-
-    def next(self) -> None:
-        if len(self) < self.datas[0].buflen():
-            feeds = {d._name: d for d in self.datas}
-            for ticker, size in self.p.queued:
-                (self.buy if size > 0 else self.sell)(data=feeds[ticker], size=abs(size))
-            return
-        super().next()
-
-
 @dataclass(frozen=True)
 class PortfolioDay:
     """The account at today's close, what became of the queued orders, today's fills and new orders."""
@@ -212,22 +192,38 @@ def trade_portfolio_day(frames: dict[str, pd.DataFrame], params: dict[str, Any],
     ``last``: the last stepped day and its cash; None when the account opens today (its first decision,
     nothing held or queued).
     """
-    cerebro = make_cerebro(broker)
-    feeds = [PortfolioData(dataname=frame) for frame in frames.values()]
-    for name, feed in zip(frames, feeds, strict=True):
-        cerebro.adddata(feed, name=name)
-    if last is not None:
-        resume_broker(cerebro, list(feeds), last[1], held, last[0])
-    cerebro.addstrategy(PaperTopk, queued=tuple(queued), **params)
-    cerebro.addanalyzer(EquityRecorder, _name="equity")
-    cerebro.addanalyzer(TickerFills, _name="fills")
-    (result,) = cerebro.run(runonce=False)
+    feeds = {name: PortfolioData(dataname=frame) for name, frame in frames.items()}
+    resume = None if last is None else (last[0], last[1], held)
+    result = _run_day(feeds, TopkStrategy, params, broker, resume, tuple(queued), TickerFills)
     orders = result.broker.orders
     refs = {orders[i].ref: i for i in range(len(queued))}
     settled = ["filled" if orders[i].status == bt.Order.Completed else "rejected" for i in range(len(queued))]
     fills = [(refs[f.pop("ref")], f) for f in result.analyzers.fills.fills]
     new = [(o.data._name, int(o.size)) for o in orders[len(queued) :] if o.alive()]
-    positions = {d._name: result.broker.getposition(d) for d in feeds}
+    positions = {name: result.broker.getposition(d) for name, d in feeds.items()}
     return PortfolioDay(float(result.broker.cash), float(result.analyzers.equity.values[-1][1]),
                         {t: (int(p.size), float(p.price)) for t, p in positions.items() if p.size},
                         settled, fills, new, result.decisions[-1][1] if result.decisions else {})  # fmt: skip
+
+
+def _run_day(feeds: dict[str, bt.AbstractDataBase], strategy: type[bt.Strategy], params: dict[str, Any],
+             broker: BrokerConfig, resume: tuple[pd.Timestamp, float, Holdings] | None,
+             queued: tuple[tuple[str, int], ...], fills: type[bt.Analyzer]) -> Any:  # fmt: skip
+    """One paper day in backtrader, one ticker or many: the engine's broker, resumed at the last stepped day's
+    close (``resume``: its date, cash and holdings) unless the account opens today, and ``paper_strategy``
+    resubmitting the ``queued`` orders on yesterday's bar; the strategy instance after the run."""
+    cerebro = make_cerebro(broker)
+    for name, feed in feeds.items():
+        cerebro.adddata(feed, name=name)
+    if resume is not None:
+        since, cash, held = resume
+        resume_broker(cerebro, list(feeds.values()), cash, held, since)
+    # A class is hashable; mypy reads type[Any] (backtrader has no types) as not Hashable.
+    paper = paper_strategy(strategy)  # type: ignore[arg-type]
+    cerebro.addstrategy(paper, queued=queued, **params)
+    cerebro.addanalyzer(EquityRecorder, _name="equity")
+    cerebro.addanalyzer(fills, _name="fills")
+    # Bar by bar: backtrader's vectorised mode (runonce) fails on an indicator given fewer bars
+    # than its period, which a feed cut at the opening day can be; the values are the same.
+    (result,) = cerebro.run(runonce=False)
+    return result
