@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,10 @@ from ..errors import DataError
 from ..outfolder import check_writable, staged
 from ..runfolder import package_versions
 from ..runner import summarise
-from .experiment import is_portfolio_experiment
+from .experiment import Notify, is_portfolio_experiment
 from .ledger import TABLES, Ledger, paper_dir
 from .portfolio_account import portfolio_status, write_portfolio_paper_report
 
-Notify = Callable[[str], None]
 
 def experiments(*, folder: Path | None = None) -> list[dict[str, Any]]:
     """One summary per experiment (name, ticker, strategy, days, last date, equity, return)."""

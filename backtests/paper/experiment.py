@@ -15,18 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from forecasting import resolve_period
 
+from ..data.canonical import MARKET  # the exchanges' time zone
 from ..errors import BtError, ConfigError, DataError
 from ..outfolder import check_writable
 from .ledger import Ledger, paper_dir
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-MARKET = ZoneInfo("America/New_York")
 SETTLED_AFTER = dt.time(16, 15)  # a bar dated today is final only after the US close
 
 R = TypeVar("R")
@@ -102,12 +101,14 @@ class Advance(Generic[R]):
 
 
 class Session(ABC, Generic[R]):
-    """One command's hold on an experiment; a kind sets ``days``, ``opening``, ``where`` and ``source`` and
-    defines ``stepped``, ``splitter``, ``position`` and ``step_at`` (one day, one transaction)."""
+    """One command's hold on an experiment; a kind sets ``days``, ``opening`` (with ``check_opening``), ``where``,
+    ``data_words`` and ``source``, and defines ``stepped``, ``splitter`` and ``step_at`` (one day, one
+    transaction)."""
 
     days: pd.DatetimeIndex  # the experiment's trading days in its data
     opening: int | None  # position of step 0 in ``days``; None before the first step
-    where: str  # where the days come from, for errors
+    where: str  # where the days come from, in a replay's errors
+    data_words: str  # the data, in errors: "AAPL data (yahoo)", "the data of NAME's tickers"
     source: str | None = None
 
     def __init__(self, name: str, folder: Path, ledger: Ledger, experiment: dict[str, Any]) -> None:
@@ -122,12 +123,35 @@ class Session(ABC, Generic[R]):
         """The walk-forward splitter a replay's first day is resolved with (as ``bt run``'s)."""
 
     @abstractmethod
-    def position(self, date: dt.date) -> int:
-        """Position of trading day ``date`` in ``days``; DataError when the data has no such day."""
-
-    @abstractmethod
     def step_at(self, p: int) -> R:
         """Step the day at position ``p``: fill, retrain, forecast, decide; one ledger transaction."""
+
+    def check_opening(self) -> int | None:
+        """Position of step 0 in ``days`` (None before the first step); the data must still have the ledger's
+        days, as many of them from the same first day."""
+        last = self.stepped()
+        if last is None:
+            return None
+        step, date = last
+        first = self.ledger.table("days", self.eid)["date"].iloc[0]
+        if date not in self.days or pd.Timestamp(first) not in self.days:
+            raise DataError(f"{self.data_words} no longer has {self.name}'s days {first} to {date:%Y-%m-%d}; "
+                            "use the data it was run on")  # fmt: skip
+        opening = int(self.days.get_loc(date)) - step
+        if opening < 0 or f"{self.days[opening]:%Y-%m-%d}" != first:
+            raise DataError(f"{self.data_words} does not have the same trading days as {self.name}'s ledger "
+                            f"({step + 1} days from {first}); use the data it was run on")  # fmt: skip
+        return opening
+
+    def position(self, date: dt.date) -> int:
+        """Position of trading day ``date`` in ``days``; DataError when the data has no such day."""
+        stamp, days = pd.Timestamp(date), self.days
+        if stamp not in days:
+            before = days[days < stamp]
+            hint = f"; the trading day before it is {before[-1]:%Y-%m-%d}" if len(before) else ""
+            raise DataError(f"{self.data_words} has no trading day {date} "
+                            f"(it runs {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}){hint}")  # fmt: skip
+        return int(days.get_loc(stamp))
 
     @property
     def last_position(self) -> int | None:

@@ -14,7 +14,6 @@ constraints of ``ledger`` keep a day from being applied twice.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import math
 from collections.abc import Callable
@@ -73,6 +72,7 @@ class PortfolioSession(Session[PortfolioDayReport]):
 
     def __init__(self, name: str, folder: Path, ledger: Ledger, exp: dict[str, Any], notify: Notify | None) -> None:
         super().__init__(name, folder, ledger, exp)
+        self.data_words = f"the data of {name}'s tickers"
         self.config = PortfolioConfig.from_dict(exp["config"])
         self.prices, left = load_all(self.config, notify)
         if left:
@@ -82,21 +82,8 @@ class PortfolioSession(Session[PortfolioDayReport]):
         self.members: dict[str, list[Forecaster]] = {}
         latest = self.ledger.latest_model(self.eid)
         self.version = None if latest is None else latest["version"]
-        self.opening = None if self.last is None else self.check_opening(self.last)
+        self.opening = self.check_opening()
         self.frames: dict[str, pd.DataFrame] | None = None
-
-    def check_opening(self, last: dict[str, Any]) -> int:
-        """Position of step 0 on the calendar (``last`` is the last stepped day); the data must still have the
-        ledger's days."""
-        first = self.ledger.table("days", self.eid)["date"].iloc[0]
-        stamp = pd.Timestamp(last["date"])
-        if stamp not in self.days or pd.Timestamp(first) not in self.days:
-            raise DataError(f"the data of {self.name}'s tickers no longer has its days {first} to {last['date']}")
-        opening = int(self.days.get_loc(stamp)) - last["step"]
-        if f"{self.days[opening]:%Y-%m-%d}" != first:
-            raise DataError(f"the data of {self.name}'s tickers does not have the same trading days as its ledger "
-                            f"({last['step'] + 1} days from {first}); use the data it was run on")  # fmt: skip
-        return opening
 
     def stepped(self) -> tuple[int, pd.Timestamp] | None:
         """The last stepped day's step number and date; None before the first step."""
@@ -105,14 +92,6 @@ class PortfolioSession(Session[PortfolioDayReport]):
     def splitter(self) -> Any:
         """The walk-forward splitter of the experiment's forecast settings (every ticker's)."""
         return self.config.run.forecast.splitter()
-
-    def position(self, date: dt.date) -> int:
-        """Position of trading day ``date`` on the portfolio's calendar; DataError when there is none."""
-        stamp = pd.Timestamp(date)
-        if stamp not in self.days:
-            raise DataError(f"the portfolio's tickers have no trading day {date} (their days run "
-                            f"{self.days[0]:%Y-%m-%d} to {self.days[-1]:%Y-%m-%d})")  # fmt: skip
-        return int(self.days.get_loc(stamp))
 
     def step_at(self, p: int) -> PortfolioDayReport:
         """One day: retrain what is due, forecast, fill yesterday's orders, decide; one transaction."""

@@ -8,7 +8,6 @@ with the PSR of the account against each (``rules.compare``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,11 @@ from ..portfolio.panel import ticker_frame
 from ..portfolio.rules import RULES, compare, run_rules
 from ..portfolio.runner import load_all
 from ..runfolder import package_versions
+from .experiment import Notify
 from .ledger import TABLES, Ledger, paper_dir
 
 DATED = ("weights", "returns")  # the report's tables indexed by date, beside the ledger's
 COMPARISONS = tuple(r for r in RULES if r != "strategy")  # the account itself is the strategy
-Notify = Callable[[str], None]
 
 
 def ledger_tables(name: str, folder: Path | None = None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:

@@ -126,28 +126,14 @@ class TickerSession(Session[DayReport]):
         self.frame = self.prices.frame
         self.days, self.source = self.frame.index, self.prices.source
         self.where = f"{self.prices.ticker} ({self.prices.source})"
+        self.data_words = f"{self.prices.ticker} data ({self.prices.source})"
         self.close = self.frame["close"].to_numpy(dtype=np.float64)
         self.last = self.ledger.last_day(self.eid)
         self.members: list[Forecaster] | None = None
         latest = self.ledger.latest_model(self.eid)
         self.version = None if latest is None else latest["version"]
-        self.opening = self._opening()
+        self.opening = self.check_opening()
         self.warmup = warmup_bars(self.chosen.cls)
-
-    def _opening(self) -> int | None:
-        """Position of step 0 in the data; checks that the data still lines up with the ledger."""
-        if self.last is None:
-            return None
-        index = self.frame.index
-        where = f"{self.prices.ticker} data ({self.prices.source})"
-        if self.last.date not in index:
-            raise DataError(f"{where} no longer has {self.last.date:%Y-%m-%d}, the day {self.name} was stepped through")
-        opening = index.get_loc(self.last.date) - self.last.step
-        first = self.ledger.table("days", self.eid)["date"].iloc[0]
-        if opening < 0 or f"{index[opening]:%Y-%m-%d}" != first:
-            raise DataError(f"{where} does not have the same trading days as {self.name}'s ledger "
-                            f"({self.last.step + 1} days from {first}); use the data it was run on")  # fmt: skip
-        return opening
 
     def stepped(self) -> tuple[int, pd.Timestamp] | None:
         """The last stepped day's step number and date; None before the first step."""
@@ -156,17 +142,6 @@ class TickerSession(Session[DayReport]):
     def splitter(self) -> Any:
         """The walk-forward splitter of the experiment's forecast settings."""
         return self.config.forecast.splitter()
-
-    def position(self, date: dt.date) -> int:
-        """Position of trading day ``date``; DataError when the data has no such day."""
-        stamp = pd.Timestamp(date)
-        index = self.frame.index
-        if stamp not in index:
-            before = index[index < stamp]
-            hint = f"; the trading day before it is {before[-1]:%Y-%m-%d}" if len(before) else ""
-            raise DataError(f"{self.prices.ticker} data ({self.prices.source}) has no trading day {date} "
-                            f"(it runs {index[0]:%Y-%m-%d} to {index[-1]:%Y-%m-%d}){hint}")  # fmt: skip
-        return int(index.get_loc(stamp))
 
     def step_at(self, p: int) -> DayReport:
         """One day: retrain if due, forecast, fill yesterday's order and decide today's; one transaction."""
