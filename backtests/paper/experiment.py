@@ -9,6 +9,7 @@ day does (``step_at``) is the kind's own: ``session.TickerSession`` and ``portfo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -18,12 +19,13 @@ from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
-from forecasting import resolve_period
+from forecasting import Fold, ForecastConfig, Forecaster, resolve_period
 
 from ..data.canonical import MARKET  # the exchanges' time zone
 from ..errors import BtError, ConfigError, DataError
 from ..outfolder import check_writable
 from .ledger import Ledger, paper_dir
+from .models import load_model_file
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SETTLED_AFTER = dt.time(16, 15)  # a bar dated today is final only after the US close
@@ -101,10 +103,11 @@ class Advance(Generic[R]):
 
 
 class Session(ABC, Generic[R]):
-    """One command's hold on an experiment; a kind sets ``days``, ``opening`` (with ``check_opening``), ``where``,
-    ``data_words`` and ``source``, and defines ``stepped``, ``splitter`` and ``step_at`` (one day, one
-    transaction)."""
+    """One command's hold on an experiment; a kind sets ``forecast``, ``days``, ``opening`` (with
+    ``check_opening``), ``where``, ``data_words`` and ``source``, and defines ``stepped`` and ``step_at`` (one
+    day, one transaction)."""
 
+    forecast: ForecastConfig  # the experiment's forecast settings (every ticker's)
     days: pd.DatetimeIndex  # the experiment's trading days in its data
     opening: int | None  # position of step 0 in ``days``; None before the first step
     where: str  # where the days come from, in a replay's errors
@@ -117,10 +120,6 @@ class Session(ABC, Generic[R]):
     @abstractmethod
     def stepped(self) -> tuple[int, pd.Timestamp] | None:
         """The last stepped day's step number and date; None before the first step."""
-
-    @abstractmethod
-    def splitter(self) -> Any:
-        """The walk-forward splitter a replay's first day is resolved with (as ``bt run``'s)."""
 
     @abstractmethod
     def step_at(self, p: int) -> R:
@@ -152,6 +151,29 @@ class Session(ABC, Generic[R]):
             raise DataError(f"{self.data_words} has no trading day {date} "
                             f"(it runs {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}){hint}")  # fmt: skip
         return int(days.get_loc(stamp))
+
+    def splitter(self) -> Any:
+        """The walk-forward splitter a replay's first day is resolved with (as ``bt run``'s)."""
+        return self.forecast.splitter()
+
+    def fold(self, opening: int, here: int, last: int) -> Fold:
+        """The walk-forward fold a retrain at position ``here`` of a series fits (step 0 at ``opening``, the
+        series ending at ``last``): the splitter's fold of the same number as in ``bt run``."""
+        return self.splitter().fold((here - opening) // self.forecast.retrain_every, opening + 1, last)
+
+    def retrains(self, n: int) -> bool:
+        """Whether step ``n`` retrains: every ``retrain_every`` steps from step 0, as the walk-forward refits."""
+        return n % self.forecast.retrain_every == 0
+
+    def carried(self, ticker: str | None = None) -> list[Forecaster]:
+        """The forecasters of the newest model version that has files of ``ticker`` (None: an experiment of one
+        ticker, whose files name none), read from their files; fresh ones before the first retrain."""
+        models = self.ledger.table("models", self.eid).sort_values("version", ascending=False)
+        for files in models["files"]:
+            entries = [e for e in json.loads(files) if e.get("ticker") == ticker]
+            if entries:
+                return [load_model_file(self.folder, e) for e in entries]
+        return self.forecast.forecasters()
 
     @property
     def last_position(self) -> int | None:

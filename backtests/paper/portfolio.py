@@ -34,7 +34,7 @@ from ..portfolio.runner import load_all
 from .day import PortfolioDay, trade_portfolio_day
 from .experiment import Notify, Session, new_experiment_folder
 from .ledger import ExperimentError, Ledger
-from .models import load_model_file, write_model_file
+from .models import write_model_file
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class PortfolioSession(Session[PortfolioDayReport]):
         super().__init__(name, folder, ledger, exp)
         self.data_words = f"the data of {name}'s tickers"
         self.config = PortfolioConfig.from_dict(exp["config"])
+        self.forecast = self.config.run.forecast
         self.prices, left = load_all(self.config, notify)
         if left:
             raise DataError(f"{self.name}: {', '.join(left)} have no data now ({next(iter(left.values()))})")
@@ -88,10 +89,6 @@ class PortfolioSession(Session[PortfolioDayReport]):
     def stepped(self) -> tuple[int, pd.Timestamp] | None:
         """The last stepped day's step number and date; None before the first step."""
         return None if self.last is None else (self.last["step"], pd.Timestamp(self.last["date"]))
-
-    def splitter(self) -> Any:
-        """The walk-forward splitter of the experiment's forecast settings (every ticker's)."""
-        return self.config.run.forecast.splitter()
 
     def step_at(self, p: int) -> PortfolioDayReport:
         """One day: retrain what is due, forecast, fill yesterday's orders, decide; one transaction."""
@@ -119,7 +116,7 @@ class PortfolioSession(Session[PortfolioDayReport]):
 
     def forecast_day(self, p: int) -> tuple[dict[str, tuple[float, float]], list[dict[str, str]]]:
         """Each ticker's forecast for the next day and its close (tickers with a bar today); model files written."""
-        date, every = self.days[p], self.config.run.forecast.retrain_every
+        date = self.days[p]
         out, files = {}, []
         for ticker, prices in self.prices.items():
             index = prices.frame.index
@@ -127,7 +124,7 @@ class PortfolioSession(Session[PortfolioDayReport]):
                 continue
             here, opening = int(index.get_loc(date)), self.ticker_opening(prices)
             close = prices.frame["close"].to_numpy(dtype=np.float64)
-            if (here - opening) % every == 0:
+            if self.retrains(here - opening):
                 files += self.retrain(ticker, close, here, opening)
             predicted = predict_members(self.forecasters(ticker), close, np.array([here]),
                                         self.config.run.forecast.lookback)  # fmt: skip
@@ -149,11 +146,10 @@ class PortfolioSession(Session[PortfolioDayReport]):
 
     def retrain(self, ticker: str, close: np.ndarray, here: int, opening: int) -> list[dict[str, str]]:
         """Fit the ticker's fold whose origin is today; write its model files (before the step's transaction)."""
-        fc = self.config.run.forecast
         members = self.forecasters(ticker)
-        fold = fc.splitter().fold((here - opening) // fc.retrain_every, opening + 1, len(close) - 1)
+        fold = self.fold(opening, here, len(close) - 1)
         start = self.prices[ticker].frame.index[fold.train_start]
-        self.info = {**fit_fold(members, close, fold, fc.lookback), "train_start": f"{start:%Y-%m-%d}"}
+        self.info = {**fit_fold(members, close, fold, self.forecast.lookback), "train_start": f"{start:%Y-%m-%d}"}
         version = 1 if self.version is None else self.version + 1
         return [{"ticker": ticker, **write_model_file(self.folder, f"{self.name}/{ticker}", version, i, m.to_bytes())}
                 for i, m in enumerate(members)]  # fmt: skip
@@ -161,11 +157,7 @@ class PortfolioSession(Session[PortfolioDayReport]):
     def forecasters(self, ticker: str) -> list[Forecaster]:
         """The ticker's forecasters from its last retrain: in memory, else from the ledger's files."""
         if ticker not in self.members:
-            models = self.ledger.table("models", self.eid).sort_values("version", ascending=False)
-            entries = next(([e for e in json.loads(f) if e.get("ticker") == ticker] for f in models["files"]
-                            if any(e.get("ticker") == ticker for e in json.loads(f))), None)  # fmt: skip
-            self.members[ticker] = (self.config.run.forecast.forecasters() if entries is None
-                                    else [load_model_file(self.folder, e) for e in entries])  # fmt: skip
+            self.members[ticker] = self.carried(ticker)
         return self.members[ticker]
 
     def model_row(self, date: pd.Timestamp, files: list[dict[str, str]]) -> dict[str, Any]:

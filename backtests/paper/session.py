@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting import Fold, Forecaster, fit_fold, predict_members
+from forecasting import Forecaster, fit_fold, predict_members
 
 from ..config import RunConfig
 from ..data import ticker_prices
@@ -50,7 +50,7 @@ from ..strategy_setup import choose
 from .day import trade_day, warmup_bars
 from .experiment import Advance, Notify, Session, new_experiment_folder
 from .ledger import Day, Ledger, StepRecord, experiment_lock, paper_dir
-from .models import load_model_file, write_model_file
+from .models import write_model_file
 from .portfolio import PortfolioSession
 
 __all__ = ["Advance", "DayReport", "replay", "start", "step"]
@@ -120,6 +120,7 @@ class TickerSession(Session[DayReport]):
     def __init__(self, name: str, folder: Path, ledger: Ledger, exp: dict[str, Any], notify: Notify | None) -> None:
         super().__init__(name, folder, ledger, exp)
         self.config = RunConfig.from_dict(exp["config"])
+        self.forecast = self.config.forecast
         self.chosen = choose(self.config.strategy, strict=False)  # as it was started, by earlier versions too
         self.spec = self.chosen.spec
         self.prices = ticker_prices(self.config.data, notify=notify)
@@ -139,10 +140,6 @@ class TickerSession(Session[DayReport]):
         """The last stepped day's step number and date; None before the first step."""
         return None if self.last is None else (self.last.step, self.last.date)
 
-    def splitter(self) -> Any:
-        """The walk-forward splitter of the experiment's forecast settings."""
-        return self.config.forecast.splitter()
-
     def step_at(self, p: int) -> DayReport:
         """One day: retrain if due, forecast, fill yesterday's order and decide today's; one transaction."""
         if self.opening is None:  # the first step (no last day)
@@ -151,7 +148,7 @@ class TickerSession(Session[DayReport]):
         n = p - self.opening
         model, forecast, version = None, None, None
         if self.spec.uses_forecast:
-            model = self._retrain(p, n) if n % self.config.forecast.retrain_every == 0 else None
+            model = self._retrain(p, n) if self.retrains(n) else None
             forecast = self._forecast(p)
             version = self.version
         bars = self.frame.iloc[max(p - 1 - self.warmup, self.opening) : p + 1].assign(forecast=math.nan)
@@ -177,22 +174,12 @@ class TickerSession(Session[DayReport]):
     def _forecasters(self) -> list[Forecaster]:
         """The forecasters carried from the last retrain: in memory, else from the ledger's files."""
         if self.members is None:
-            latest = self.ledger.latest_model(self.eid)
-            if latest is None:
-                self.members = self.config.forecast.forecasters()
-            else:
-                self.members = [load_model_file(self.folder, f) for f in latest["files"]]
+            self.members = self.carried()
         return self.members
-
-    def _fold(self, p: int, n: int) -> Fold:
-        """The walk-forward fold step ``n`` (at position ``p``, so step 0 is at ``p - n``) belongs to, from the
-        splitter (as in ``bt run``)."""
-        every = self.config.forecast.retrain_every
-        return self.config.forecast.splitter().fold(n // every, p - n + 1, len(self.close) - 1)
 
     def _retrain(self, p: int, n: int) -> dict[str, Any]:
         """Fit the fold whose origin is ``p`` (fold n // retrain_every); save a new model version."""
-        members, fold = self._forecasters(), self._fold(p, n)
+        members, fold = self._forecasters(), self.fold(p - n, p, len(self.close) - 1)
         info = fit_fold(members, self.close, fold, self.config.forecast.lookback)
         version = 1 if self.version is None else self.version + 1
         files = [write_model_file(self.folder, self.name, version, i, m.to_bytes()) for i, m in enumerate(members)]
