@@ -14,6 +14,9 @@ from backtests.errors import ConfigError
 from backtests.paper.experiment import MARKET, is_portfolio_experiment, new_experiment_folder, settled_end
 from backtests.paper.ledger import Ledger
 
+from .conftest import bt
+from .test_paper import assert_one_line_error
+
 CLI = Path(__file__).parents[1] / "backtests" / "cli"
 DAYS = pd.DatetimeIndex(["2026-07-01", "2026-07-02"])
 
@@ -70,3 +73,22 @@ def test_the_cli_leaves_the_ledger_to_the_library() -> None:
             assert "sqlite3" not in names and not module.endswith("ledger"), path.name
             if isinstance(node, ast.ImportFrom):
                 assert "Ledger" not in [a.name for a in node.names], path.name
+
+
+@pytest.mark.parametrize(
+    ("start", "ticker"),
+    [
+        (["--ticker", "MSFT", "--strategy", "buy-and-hold"], "MSFT"),
+        (["--strategy", "topk-strategy", "--tickers", "MSFT,KO", "--model", "ridge", "--k", "1"], "MSFT"),
+    ],
+    ids=["one-ticker", "portfolio"],
+)
+def test_an_account_opens_only_once_the_training_window_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: list[str], ticker: str
+) -> None:
+    """One rule and one message for both kinds: the data through the opening day must hold ``--train-days``."""
+    monkeypatch.setenv("BT_PAPER_DIR", str(tmp_path / "paper"))
+    assert bt("paper", "start", "early", *start, "--train-days", "120", "--source", "bundled").returncode == 0
+    assert_one_line_error(bt("paper", "step", "early", "--date", "2004-01-06"),
+                          f"early cannot open on 2004-01-06: {ticker} has 3 days of data through it",
+                          "the model needs 120 (--train-days); start on or after 2004-06-2")  # fmt: skip

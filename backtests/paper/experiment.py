@@ -161,6 +161,15 @@ class Session(ABC, Generic[R]):
         series ending at ``last``): the splitter's fold of the same number as in ``bt run``."""
         return self.splitter().fold((here - opening) // self.forecast.retrain_every, opening + 1, last)
 
+    def check_history(self, index: pd.DatetimeIndex, opening: int, ticker: str) -> None:
+        """Refuse to open the account at position ``opening`` of a ticker's days ``index`` unless the model's
+        training window (``train_days``) fits in the data through it, as the walk-forward's first fold does."""
+        need = self.forecast.train_days
+        if opening < need - 1:
+            later = f"start on or after {index[need - 1]:%Y-%m-%d}" if len(index) >= need else "use more data"
+            raise DataError(f"{self.name} cannot open on {index[opening]:%Y-%m-%d}: {ticker} has {opening + 1} days "
+                            f"of data through it and the model needs {need} (--train-days); {later}")  # fmt: skip
+
     def retrains(self, n: int) -> bool:
         """Whether step ``n`` retrains: every ``retrain_every`` steps from step 0, as the walk-forward refits."""
         return n % self.forecast.retrain_every == 0

@@ -126,8 +126,7 @@ class PortfolioSession(Session[PortfolioDayReport]):
             close = prices.frame["close"].to_numpy(dtype=np.float64)
             if self.retrains(here - opening):
                 files += self.retrain(ticker, close, here, opening)
-            predicted = predict_members(self.forecasters(ticker), close, np.array([here]),
-                                        self.config.run.forecast.lookback)  # fmt: skip
+            predicted = predict_members(self.forecasters(ticker), close, np.array([here]), self.forecast.lookback)
             out[ticker] = (float(np.mean(predicted, axis=0)[0]), float(close[here]))
         return out, files
 
@@ -138,10 +137,7 @@ class PortfolioSession(Session[PortfolioDayReport]):
             raise DataError(f"{prices.ticker} did not trade on {day:%Y-%m-%d}, the day {self.name} opens; "
                             "open it on another day or leave the ticker out")  # fmt: skip
         opening = int(index.get_loc(day))
-        need = self.config.run.forecast.train_days
-        if opening < need - 1:
-            raise DataError(f"{self.name} cannot open on {day:%Y-%m-%d}: {prices.ticker} has {opening + 1} days of "
-                            f"data through it and the model needs {need} (--train-days); start later")  # fmt: skip
+        self.check_history(index, opening, prices.ticker)
         return opening
 
     def retrain(self, ticker: str, close: np.ndarray, here: int, opening: int) -> list[dict[str, str]]:

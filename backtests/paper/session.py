@@ -45,7 +45,6 @@ from forecasting import Forecaster, fit_fold, predict_members
 
 from ..config import RunConfig
 from ..data import ticker_prices
-from ..errors import DataError
 from ..strategy_setup import choose
 from .day import trade_day, warmup_bars
 from .experiment import Advance, Notify, Session, new_experiment_folder
@@ -143,7 +142,7 @@ class TickerSession(Session[DayReport]):
     def step_at(self, p: int) -> DayReport:
         """One day: retrain if due, forecast, fill yesterday's order and decide today's; one transaction."""
         if self.opening is None:  # the first step (no last day)
-            self._check_opening(p)
+            self.check_history(self.frame.index, p, self.prices.ticker)
             self.opening = p
         n = p - self.opening
         model, forecast, version = None, None, None
@@ -163,13 +162,6 @@ class TickerSession(Session[DayReport]):
         return DayReport(self.name, self.prices.ticker, day, self.config.broker.cash, out.fill,
                          out.settled is not None and out.settled[1] == "rejected", model, forecast,
                          out.new_order)  # fmt: skip
-
-    def _check_opening(self, p: int) -> None:
-        need = self.config.forecast.train_days
-        if p < need - 1:
-            index = self.frame.index
-            raise DataError(f"{self.name} cannot start on {index[p]:%Y-%m-%d}: the model needs {need} days of data "
-                            f"(--train-days) through its first day; start on or after {index[need - 1]:%Y-%m-%d}")
 
     def _forecasters(self) -> list[Forecaster]:
         """The forecasters carried from the last retrain: in memory, else from the ledger's files."""
