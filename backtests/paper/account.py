@@ -15,12 +15,11 @@ from strategies.classic import BuyAndHold
 from ..config import RunConfig
 from ..data import benchmark_prices, benchmark_returns, ticker_prices
 from ..engine import run_backtest
-from ..errors import DataError
 from ..outfolder import check_writable, staged
 from ..runfolder import package_versions
 from ..runner import summarise
-from .experiment import Notify, is_portfolio_experiment
-from .ledger import TABLES, Ledger, paper_dir
+from .experiment import REPORT_DAYS, Notify, experiment_tables, is_portfolio_experiment
+from .ledger import Ledger, paper_dir
 from .portfolio_account import portfolio_status, write_portfolio_paper_report
 
 
@@ -50,7 +49,7 @@ def status(name: str, *, folder: Path | None = None) -> dict[str, Any]:
         out["model_version"] = None if model is None else {k: model[k] for k in ("version", "train_start", "train_end")}
         out["fills"] = len(ledger.table("fills", eid))
         out["config"] = exp["config"]
-    out["verdicts"] = verdicts(paper_run(name, folder=folder)[0]) if out["days"] >= 3 else []
+    out["verdicts"] = verdicts(paper_run(name, folder=folder)[0]) if out["days"] >= REPORT_DAYS else []
     return out
 
 
@@ -103,12 +102,7 @@ def _returns_and_forecasts(config: RunConfig, tables: dict[str, pd.DataFrame],
 
 def paper_run(name: str, *, folder: Path | None = None, notify: Notify | None = None) -> tuple[SavedRun, dict]:
     """The experiment as a saved run: returns, fills, forecasts and a summary like ``bt run``'s, and its tables."""
-    with Ledger(Path(folder or paper_dir())) as ledger:
-        exp = ledger.experiment(name)
-        tables = {t: ledger.table(t, exp["id"]) for t in TABLES}
-    if len(tables["days"]) < 3:
-        n = len(tables["days"])
-        raise DataError(f"{name} has {n} stepped days; a report needs at least 3 (step or replay more)")
+    exp, tables = experiment_tables(name, folder=folder, report=True)
     config = RunConfig.from_dict(exp["config"])
     returns, forecasts, (prices, bench) = _returns_and_forecasts(config, tables, notify)
     summary = summarise(returns, len(tables["fills"]), forecasts)

@@ -24,7 +24,7 @@ from forecasting import Fold, ForecastConfig, Forecaster, resolve_period
 from ..data.canonical import MARKET  # the exchanges' time zone
 from ..errors import BtError, ConfigError, DataError
 from ..outfolder import check_writable
-from .ledger import Ledger, paper_dir
+from .ledger import TABLES, Ledger, paper_dir
 from .models import load_model_file
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -59,6 +59,22 @@ def is_portfolio_experiment(name: str, *, folder: Path | None = None) -> bool:
             return bool(ledger.experiment(name)["portfolio"])
     except BtError:
         return False
+
+
+REPORT_DAYS = 3  # stepped days a report needs: two daily returns
+
+
+def experiment_tables(name: str, *, folder: Path | None = None,
+                      report: bool = False) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:  # fmt: skip
+    """Experiment ``name`` and its ledger tables (``ledger.TABLES``), read in one transaction; with ``report``,
+    refused unless it has the ``REPORT_DAYS`` a report needs."""
+    with Ledger(Path(folder or paper_dir())) as ledger:
+        exp = ledger.experiment(name)
+        tables = {t: ledger.table(t, exp["id"]) for t in TABLES}
+    if report and len(tables["days"]) < REPORT_DAYS:
+        raise DataError(f"{name} has {len(tables['days'])} stepped days; a report needs at least {REPORT_DAYS} "
+                        "(step or replay more)")  # fmt: skip
+    return exp, tables
 
 
 def settled_end(days: pd.DatetimeIndex, now: dt.datetime | None = None) -> int:
