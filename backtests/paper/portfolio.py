@@ -14,9 +14,7 @@ constraints of ``ledger`` keep a day from being applied twice.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,9 @@ from ..errors import DataError
 from ..portfolio.config import PortfolioConfig
 from ..portfolio.panel import calendar, ticker_frame
 from ..portfolio.runner import load_all
-from .day import PortfolioDay, trade_portfolio_day
+from .day import trade_portfolio_day
 from .experiment import Notify, Session, new_experiment_folder
-from .ledger import ExperimentError, Ledger
+from .ledger import Ledger, StepRecord
 from .models import write_model_file
 
 
@@ -106,8 +104,15 @@ class PortfolioSession(Session[PortfolioDayReport]):
         out = trade_portfolio_day(frames, rule, self.config.run.broker, last, held, orders)
         date, closes = self.days[p], {t: float(f["close"].iloc[-1]) for t, f in frames.items()}
         model = self.model_row(date, files) if files else None
-        self.ledger.apply_step(self.eid, n, date, lambda run: write_day(run, (self.eid, n, date), out, queued,
-                                                                         forecasts, closes, model))  # fmt: skip
+        self.ledger.record_step(StepRecord(
+            self.eid, n, date, out.equity - out.cash, out.cash, out.equity,
+            [(t, size, price) for t, (size, price) in sorted(out.held.items())],
+            settled=[(o.id, status) for o, status in zip(queued, out.settled, strict=True)],
+            fills=[(queued[i].id, f) for i, f in out.fills],
+            new_orders=[(t, size, closes[t]) for t, size in out.new_orders],
+            forecasts=[(t, forecast, close) for t, (forecast, close) in sorted(forecasts.items())],
+            model_version=self.version, model=model,
+        ))  # fmt: skip
         self.last = {"step": n, "date": f"{date:%Y-%m-%d}", "cash": out.cash, "equity": out.equity}
         fills = [{**f, "ticker": queued[i].ticker} for i, f in out.fills]
         return PortfolioDayReport(self.name, n, date, out.cash, out.equity, self.config.run.broker.cash, fills,
@@ -180,37 +185,3 @@ class PortfolioSession(Session[PortfolioDayReport]):
             part.iloc[-1, part.columns.get_loc("score")] = forecast / close - 1.0 if close > 0 else math.nan
             out[ticker] = part
         return out
-
-
-def write_day(run: Callable[..., Any], where: tuple[int, int, pd.Timestamp], out: PortfolioDay, queued: list[Any],
-              forecasts: dict[str, tuple[float, float]], closes: dict[str, float],
-              model: dict[str, Any] | None) -> None:  # fmt: skip
-    """Everything one portfolio step adds to the ledger (inside the step's transaction).
-
-    ``where``: the experiment id, the step and its date; ``closes``: today's close of each ticker.
-    """
-    eid, n, date = where
-    day = f"{date:%Y-%m-%d}"
-    if model is not None:
-        run("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (eid, model["version"], day, model["train_start"], model["train_end"], model["n_train"], model["epochs"],
-             model["val_loss"], model["seconds"], json.dumps(model["files"])))  # fmt: skip
-    version = run("SELECT max(version) FROM models WHERE experiment_id = ?", (eid,)).fetchone()[0]
-    for ticker, (forecast, close) in sorted(forecasts.items()):
-        run("INSERT INTO forecasts (experiment_id, origin_date, forecast, close, model_version, ticker) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (eid, day, forecast, close, version, ticker))  # fmt: skip
-    for order, status in zip(queued, out.settled, strict=True):
-        done = run("UPDATE orders SET status = ? WHERE id = ? AND experiment_id = ? AND status = 'queued'",
-                   (status, order.id, eid)).rowcount  # fmt: skip
-        if done != 1:
-            raise ExperimentError(f"order {order.id} is not queued any more; another process stepped this day")
-    for i, f in out.fills:
-        run("INSERT INTO fills (order_id, experiment_id, date, action, size, price, value, commission) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (queued[i].id, eid, f"{f['date']:%Y-%m-%d}", f["action"],
-                                                int(f["size"]), f["price"], f["value"], f["commission"]))  # fmt: skip
-    run("INSERT INTO days VALUES (?, ?, ?, ?, ?, ?)", (eid, n, day, out.equity - out.cash, out.cash, out.equity))
-    for ticker, (size, price) in sorted(out.held.items()):
-        run("INSERT INTO positions VALUES (?, ?, ?, ?, ?)", (eid, day, ticker, size, price))
-    for ticker, size in out.new_orders:
-        run("INSERT INTO orders (experiment_id, decision_date, size, created_price, status, ticker) "
-            "VALUES (?, ?, ?, ?, 'queued', ?)", (eid, day, size, closes[ticker], ticker))  # fmt: skip

@@ -155,9 +155,14 @@ class TickerSession(Session[DayReport]):
         queued = self.ledger.queued_order(self.eid)
         out = trade_day(bars, self.chosen.cls, self.chosen.params, self.config.broker, self.last, queued)
         day = Day(n, self.frame.index[p], float(self.close[p]), out.cash, out.equity, out.size, out.price)
-        new_order = None if out.new_order is None else (out.new_order, float(self.close[p]))
-        self.ledger.record_step(StepRecord(self.eid, day, self.prices.ticker, out.settled, out.fill, new_order,
-                                           forecast, version, model))  # fmt: skip
+        ticker = self.prices.ticker
+        self.ledger.record_step(StepRecord(
+            self.eid, n, day.date, day.close, day.cash, day.equity, [(ticker, day.size, day.price)],
+            settled=[] if out.settled is None else [out.settled],
+            fills=[] if out.fill is None or out.settled is None else [(out.settled[0], out.fill)],
+            new_orders=[] if out.new_order is None else [(ticker, out.new_order, day.close)],
+            forecasts=[] if forecast is None else [(ticker, forecast, day.close)], model_version=version, model=model,
+        ))  # fmt: skip
         self.last = day
         return DayReport(self.name, self.prices.ticker, day, self.config.broker.cash, out.fill,
                          out.settled is not None and out.settled[1] == "rejected", model, forecast,
