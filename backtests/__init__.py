@@ -2,7 +2,7 @@
 
     from backtests import DataConfig, RunConfig, run
     result = run(RunConfig(DataConfig("AAPL")))   # loads the bundled prices, trains, backtests
-    result.summary["strategy"]["sharpe"]; result.returns; result.forecasts
+    result.summary.performance["strategy"].sharpe; result.returns; result.forecasts
     result.save("runs/aapl")                      # the run folder and report, as ``bt run`` writes it
 
 ``run`` is a pure function of a frozen, picklable ``RunConfig`` and its data, so it runs

@@ -51,11 +51,11 @@ def run_metadata(result: Any) -> dict[str, Any]:
         "config": result.config.to_dict(),
         "data": describe(result.prices),
         "benchmark": describe(result.benchmark),
-        "period": {"first_day": result.summary["first_day"], "last_day": result.summary["last_day"]},
+        "period": {"first_day": result.summary.first_day, "last_day": result.summary.last_day},
         "code_version": code_version(result.config.forecast.model),
         "forecasts_from_cache": result.forecasts_from_cache,
         "versions": package_versions(),
-        "summary": result.summary,
+        "summary": result.summary.to_dict(),
     }
 
 
@@ -109,7 +109,8 @@ def walk_forward_metadata(config: Any, prices: Any, forecasts: pd.DataFrame, cac
 
 def write_walk_forward(run: SavedRun, out: Path, *, overwrite: bool = False) -> dict[str, Path]:
     """``bt walk-forward``'s folder: forecasts, folds, baselines, metrics.json and forecast.html."""
-    from reports.page import forecast_page, metrics_frame, per_fold_frame
+    from reports.forecast_sections import metrics_frame, per_fold_frame
+    from reports.page import forecast_page
 
     table = metrics_frame(run)
     run.meta["metrics"] = table.reset_index().to_dict(orient="records")

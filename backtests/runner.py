@@ -23,7 +23,7 @@ import pandas as pd
 from forecasting import ForecastConfig, WalkForwardResult, resolve_period, walk_forward
 from forecasting.parallel import InProcess, TaskRunner, WalkForwardPlan, run_plans
 from forecasting.walkforward import FoldCallback
-from reports.metrics import performance
+from reports.summaries import ForecastAccuracy, Performance, RunSummary
 from strategies.classic import BuyAndHold, SmaCross
 from strategies.feeds import attach_forecasts
 from strategies.params import declared
@@ -77,7 +77,7 @@ class RunResult:
     strategy: BacktestResult
     buy_and_hold: BacktestResult
     returns: pd.DataFrame
-    summary: dict[str, Any]
+    summary: RunSummary
     forecasts_from_cache: bool
 
     def save(self, out: Path | str, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
@@ -229,9 +229,8 @@ def run(
     hold = run_backtest(frame, BuyAndHold, {"size": size}, config.broker)
     returns = _returns(strategy=strategy.returns, buy_and_hold=hold.returns,
                        sma_cross=_sma_cross(frame, size, config).returns, benchmark=bench)  # fmt: skip
-    summary = summarise(returns, len(strategy.fills), None if fc is None else fc.forecasts)
-    if fc is not None:
-        summary["folds"] = len(fc.folds)
+    summary = summarise(returns, len(strategy.fills), None if fc is None else fc.forecasts,
+                        None if fc is None else len(fc.folds))  # fmt: skip
     return RunResult(config, prices, benchmark, fc and fc.forecasts, fc and fc.folds, fc and fc.baselines,
                      strategy, hold, returns, summary, bool(fc and fc.from_cache))  # fmt: skip
 
@@ -251,22 +250,22 @@ def _sma_cross(frame: pd.DataFrame, size: float, config: RunConfig) -> BacktestR
     return BacktestResult(equity=flat, fills=pd.DataFrame(columns=FILL_COLUMNS))
 
 
-def summarise(returns: pd.DataFrame, trades: int, forecasts: pd.DataFrame | None) -> dict[str, Any]:
-    """Headline figures: performance of each return column, trades, forecast accuracy vs naive, PSR."""
+def summarise(returns: pd.DataFrame, trades: int, forecasts: pd.DataFrame | None,
+              folds: int | None = None) -> RunSummary:  # fmt: skip
+    """Headline figures: performance of each return column, trades, forecast accuracy vs naive (over ``folds``
+    folds: None where there are none, as in paper trading), PSR."""
     # Imported here: scipy's statistics are needed only now, after the strategy's returns (and a
     # tearsheet started on them elsewhere), not before.
     from reports.evaluation import forecast_metrics, rmse, strategy_psr
 
-    summary: dict[str, Any] = {col: performance(returns[col]) for col in returns}
-    summary.update(strategy_psr(returns["strategy"], returns["buy_and_hold"]))
-    summary["trades"] = trades
-    summary["first_day"] = f"{returns.index[0]:%Y-%m-%d}"
-    summary["last_day"] = f"{returns.index[-1]:%Y-%m-%d}"
-    summary["days"] = len(returns)
+    psr = strategy_psr(returns["strategy"], returns["buy_and_hold"])
+    accuracy = None
     if forecasts is not None:
         metrics = forecast_metrics(forecasts)
-        summary["forecast_rmse"] = metrics["rmse"]
-        summary["naive_rmse"] = rmse(forecasts["naive"], forecasts["actual"])
-        summary["rmse_ratio"] = metrics["theils_u"]
-        summary["dm_p_value"] = metrics["dm_p_value"]
-    return summary
+        naive = rmse(forecasts["naive"], forecasts["actual"])
+        accuracy = ForecastAccuracy(forecast_rmse=metrics.rmse, naive_rmse=naive, rmse_ratio=metrics.theils_u,
+                                    dm_p_value=metrics.dm_p_value, folds=folds)  # fmt: skip
+    return RunSummary(performance={col: Performance.of(returns[col]) for col in returns},
+                      psr_vs_zero=psr.psr_vs_zero, psr_vs_buy_and_hold=psr.psr_vs_buy_and_hold, trades=trades,
+                      first_day=f"{returns.index[0]:%Y-%m-%d}", last_day=f"{returns.index[-1]:%Y-%m-%d}",
+                      days=len(returns), forecast=accuracy)  # fmt: skip

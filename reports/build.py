@@ -1,19 +1,21 @@
 """Write a run folder's report.html (and its quantstats tearsheet.html) from the saved files.
 
-The tearsheet is the slow page (quantstats draws fourteen figures); given somewhere else to draw
-it (``draw``, or a ``tearsheet`` already being drawn), the report's charts are drawn here meanwhile.
+Any run folder: one ticker's or several's, written by this version or an earlier one in the same
+format (``reports.saved.load_run`` reads them all). The tearsheet is the slow page (quantstats
+draws fourteen figures); given somewhere else to draw it (``draw``, or a ``tearsheet`` already
+being drawn), the report's charts are drawn here meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from .files import atomic_write_text
-from .page import run_page
+from .page import run_page, title
 from .saved import load_run
-from .tearsheet import tearsheet_html, tearsheet_title
+from .tearsheet import tearsheet_html
 from .undrawn import PageNotDrawn, undrawn_page
 
 
@@ -30,21 +32,22 @@ def build_report(folder: Path, *, tearsheet: Pending | None = None, draw: Draw |
     """Read and check ``folder``, then write ``tearsheet.html`` and ``report.html`` atomically.
 
     ``tearsheet`` is this run's tearsheet (``tearsheet_html`` of its saved strategy and benchmark
-    returns and title) already being drawn; otherwise ``draw`` starts it, or it is drawn here.
-    Nothing is written when a saved file is missing, damaged or from another version; a tearsheet that
-    was not drawn (``PageNotDrawn``: past the drawing process's limits) is a short page saying so.
+    returns and title) already being drawn; otherwise ``draw`` starts it, or it is drawn here once
+    the report's charts are. Nothing is written when a saved file is missing, damaged or from another
+    version; a tearsheet that was not drawn (``PageNotDrawn``: past the drawing process's limits) is
+    a short page saying so.
     """
     folder = Path(folder)
     run = load_run(folder)
-    meta = run.meta
-    title = tearsheet_title(meta["data"]["ticker"], meta["config"]["strategy"]["name"],
-                            meta["period"]["first_day"], meta["period"]["last_day"])  # fmt: skip
-    if tearsheet is None:
-        returns = run.returns_table()
-        args: tuple[Any, ...] = (returns["strategy"], returns["benchmark"].rename(meta["benchmark"]["ticker"]), title)
-        tearsheet = draw(tearsheet_html, *args) if draw is not None else _Drawn(tearsheet_html(*args))
+    heading = title(run)
+    returns = run.returns_table()
+    args = (returns["strategy"], returns["benchmark"].rename(run.meta["benchmark"]["ticker"]), heading)
+    if tearsheet is None and draw is not None:
+        tearsheet = draw(tearsheet_html, *args)
     page = run_page(run, "tearsheet.html")
-    write_page(folder / "tearsheet.html", tearsheet, title)
+    if tearsheet is None:
+        tearsheet = _Drawn(tearsheet_html(*args))
+    write_page(folder / "tearsheet.html", tearsheet, heading)
     atomic_write_text(folder / "report.html", page)
     return folder / "report.html"
 

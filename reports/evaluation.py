@@ -9,6 +9,7 @@ a strategy's Sharpe exceeds a benchmark's. Nothing here reads or writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import special  # not scipy.stats: a third of the import time, the same functions
+
+from .summaries import checked
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 TABLE_COLUMNS = ("target_date", "forecast", "actual", "naive", "fold")
@@ -150,7 +153,28 @@ def _check_table(table: pd.DataFrame) -> None:
         raise ValueError("the forecasts table is empty.")
 
 
-def forecast_metrics(table: pd.DataFrame) -> dict[str, float]:
+@dataclass(frozen=True)
+class ForecastMetrics:
+    """One model's accuracy over a forecasts table and its DM test against naive (``dm_stat < 0`` favours it)."""
+
+    rmse: float
+    mae: float
+    mape: float
+    directional_accuracy: float
+    theils_u: float
+    dm_stat: float
+    dm_p_value: float
+    n: int
+
+    def __post_init__(self) -> None:
+        checked(self)
+
+    def to_dict(self) -> dict[str, float | int]:
+        """The metrics by name, in this order: one row of a metrics table."""
+        return dataclasses.asdict(self)
+
+
+def forecast_metrics(table: pd.DataFrame) -> ForecastMetrics:
     """Accuracy of one model's forecasts table, and a DM test against the naive forecast.
 
     DM uses squared errors, horizon 1, two-sided; ``dm_stat < 0`` favours the model.
@@ -159,16 +183,9 @@ def forecast_metrics(table: pd.DataFrame) -> dict[str, float]:
     f, a, o = (table[c].to_numpy(dtype=np.float64) for c in ("forecast", "actual", "naive"))
     # Fewer than 3 days leave no variance to test with: the DM test is undefined, not a crash.
     dm = diebold_mariano(f - a, o - a, horizon=1, power=2) if len(f) >= 3 else DMResult(math.nan, math.nan, len(f), 1)
-    return {
-        "rmse": rmse(f, a),
-        "mae": mae(f, a),
-        "mape": mape(f, a),
-        "directional_accuracy": directional_accuracy(f, a, o),
-        "theils_u": theils_u(f, a, o),
-        "dm_stat": dm.statistic,
-        "dm_p_value": dm.p_value,
-        "n": len(table),
-    }
+    return ForecastMetrics(rmse=rmse(f, a), mae=mae(f, a), mape=mape(f, a),
+                           directional_accuracy=directional_accuracy(f, a, o), theils_u=theils_u(f, a, o),
+                           dm_stat=float(dm.statistic), dm_p_value=float(dm.p_value), n=len(table))  # fmt: skip
 
 
 def metrics_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -184,7 +201,7 @@ def metrics_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     differ = [name for name, d in days.items() if d != reference]
     if differ:
         raise ValueError(f"models {differ} forecast other target days than {reference_name!r}; compare like with like.")
-    rows = [forecast_metrics(table) for table in tables.values()]
+    rows = [forecast_metrics(table).to_dict() for table in tables.values()]
     return pd.DataFrame(rows, index=pd.Index(list(tables), name="model"))
 
 
@@ -255,9 +272,20 @@ def probabilistic_sharpe_ratio(returns: npt.ArrayLike, benchmark_sharpe: float =
     return float(special.ndtr(z))
 
 
-def strategy_psr(strategy_returns: npt.ArrayLike, buy_and_hold_returns: npt.ArrayLike) -> dict[str, float]:
+@dataclass(frozen=True)
+class StrategyPSR:
+    """How sure we can be that the strategy's Sharpe beats zero, and beats buy-and-hold's (NaN: no answer)."""
+
+    psr_vs_zero: float
+    psr_vs_buy_and_hold: float
+
+    def __post_init__(self) -> None:
+        checked(self)
+
+
+def strategy_psr(strategy_returns: npt.ArrayLike, buy_and_hold_returns: npt.ArrayLike) -> StrategyPSR:
     """PSR of the strategy against a zero Sharpe and against buy-and-hold's per-period Sharpe."""
-    return {
-        "psr_vs_zero": probabilistic_sharpe_ratio(strategy_returns, 0.0),
-        "psr_vs_buy_and_hold": probabilistic_sharpe_ratio(strategy_returns, sharpe_per_period(buy_and_hold_returns)),
-    }
+    return StrategyPSR(
+        psr_vs_zero=probabilistic_sharpe_ratio(strategy_returns, 0.0),
+        psr_vs_buy_and_hold=probabilistic_sharpe_ratio(strategy_returns, sharpe_per_period(buy_and_hold_returns)),
+    )

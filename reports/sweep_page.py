@@ -150,8 +150,8 @@ def _forecast_section(verdict: SweepVerdict) -> str:
                           "common days": t["common_days"], "sign test: lower RMSE": t["sign_wins"],
                           "sign test: tickers": t["sign_n"], "sign test p": t["sign_p"].map(_p)})  # fmt: skip
     every = verdict.all_jobs
-    family = ", ".join(f"{m.upper() if m == 'bh' else 'Holm'}: {every[m]['better']} better, "
-                       f"{every[m]['not different']} not different, {every[m]['worse']} worse" for m in every)
+    family = ", ".join(f"{m.upper() if m == 'bh' else 'Holm'}: {c.better} better, "
+                       f"{c.not_different} not different, {c.worse} worse" for m, c in every.items())
     point = verdict.forecast_point
     words = (f"<p>At the most accurate grid point ({html.escape(point)}, lowest mean Theil's U). "
              f"{html.escape(verdict.pooled[point].words(verdict.alpha))} "
@@ -160,7 +160,7 @@ def _forecast_section(verdict: SweepVerdict) -> str:
             "naive, two-sided; the sign of the statistic gives the direction), adjusted across the tickers of each "
             "grid point by Holm (family-wise error) and Benjamini-Hochberg (false discovery rate).</p>"
             f"{words}{html_table(shown, index=False)}"
-            f"<p>All {sum(every['holm'].values())} jobs with forecasts as one family (every ticker and grid point): "
+            f"<p>All {every['holm'].total} jobs with forecasts as one family (every ticker and grid point): "
             f"{html.escape(family)}.</p>")  # fmt: skip
 
 

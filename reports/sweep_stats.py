@@ -28,6 +28,7 @@ from scipy import special
 
 from .evaluation import diebold_mariano, sharpe_per_period
 from .metrics import TRADING_DAYS
+from .summaries import checked
 
 ALPHA = 0.05
 SEED = 20140501  # the bootstrap's seed: the same sweep always gives the same p-values
@@ -76,9 +77,31 @@ def forecast_verdicts(results: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFra
     return out
 
 
-def verdict_counts(verdicts: pd.DataFrame) -> dict[str, dict[str, int]]:
+@dataclass(frozen=True)
+class VerdictCounts:
+    """How many jobs are better / not different / worse than naive under one adjustment of the p-values."""
+
+    better: int
+    not_different: int
+    worse: int
+
+    def __post_init__(self) -> None:
+        checked(self)
+
+    @property
+    def total(self) -> int:
+        """All the jobs counted."""
+        return self.better + self.not_different + self.worse
+
+    def by_verdict(self) -> dict[str, int]:
+        """The counts under the verdicts' words (``VERDICTS``), in that order: the columns of a table."""
+        return dict(zip(VERDICTS, (self.better, self.not_different, self.worse), strict=True))
+
+
+def verdict_counts(verdicts: pd.DataFrame) -> dict[str, VerdictCounts]:
     """How many rows are better / not different / worse than naive, under Holm and under BH."""
-    return {name: {v: int((verdicts[f"verdict_{name}"] == v).sum()) for v in VERDICTS} for name in METHODS}
+    return {name: VerdictCounts(*(int((verdicts[f"verdict_{name}"] == v).sum()) for v in VERDICTS))
+            for name in METHODS}  # fmt: skip
 
 
 def format_p(p: float) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 from . import sweep_stats as ss
 from .metrics import TRADING_DAYS, sharpe
 from .saved_fields import read_json, read_table
+from .summaries import checked
 
 KIND = "bt-lstm sweep"
 FORMAT = 1
@@ -165,7 +166,7 @@ class SweepVerdict:
 
     jobs: pd.DataFrame
     forecast_points: pd.DataFrame
-    all_jobs: dict[str, dict[str, int]]
+    all_jobs: dict[str, ss.VerdictCounts]
     forecast_point: str | None
     pooled: dict[str, ss.PooledDM]
     signs: dict[str, ss.SignTest]
@@ -178,13 +179,16 @@ class SweepVerdict:
     alpha: float
     headline: str = ""
 
+    def __post_init__(self) -> None:
+        checked(self)
+
 
 def _point_row(point: str, group: pd.DataFrame, verdicts: pd.DataFrame, pooled: ss.PooledDM, sign: ss.SignTest,
                n_points: int) -> dict[str, Any]:  # fmt: skip
     """One grid point's forecast summary: verdict counts, pooled DM (and its Bonferroni p), sign test."""
     counts = ss.verdict_counts(verdicts)
     return {"grid_point": point, "tickers": len(group), "mean_theils_u": group["theils_u"].mean(),
-            **{f"{m}_{v}": counts[m][v] for m in ss.METHODS for v in ss.VERDICTS},
+            **{f"{m}_{v}": n for m in ss.METHODS for v, n in counts[m].by_verdict().items()},
             "pooled_dm_stat": pooled.statistic, "pooled_dm_p": pooled.p_value,
             "pooled_dm_p_bonferroni": float(np.minimum(1.0, pooled.p_value * n_points)),
             "pooled_mean_differential": pooled.mean_differential, "common_days": pooled.n_days,
@@ -224,7 +228,8 @@ def _strategy_part(sweep: Sweep, seed: int, reps: int) -> tuple[pd.DataFrame, di
                           "mean_job_sharpe": mean_sharpe[strategy.columns].values,
                           "bh_portfolio_sharpe": [sharpe(bh[c]) for c in bh.columns],
                           "mean_excess_annual": [excess[c].mean() * TRADING_DAYS for c in excess.columns]})  # fmt: skip
-    extra: dict[str, Any] = {"days": strategy.index, "snooping": None, "deflated": None, "best_point": None}
+    days = pd.DatetimeIndex(strategy.index)  # no finished job: an empty RangeIndex, as no days
+    extra: dict[str, Any] = {"days": days, "snooping": None, "deflated": None, "best_point": None}
     if len(strategy.index) >= MIN_DAYS:
         extra["snooping"] = ss.snooping_tests(excess, seed=seed, reps=reps)
         try:

@@ -15,16 +15,22 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 ENTRY_POINT_GROUP = "bt_lstm.strategies"
+SINGLE = "single"  # trades one ticker: a run is one feed
+RANKING = "ranking"  # ranks a universe each day and holds the best: a run is one feed per ticker
 
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """A registered strategy: its name, where its class lives, and whether it reads forecasts."""
+    """A registered strategy: its name, where its class lives, whether it reads forecasts, and its kind.
+
+    ``kind`` decides what a run of it takes: ``SINGLE`` one ticker, ``RANKING`` a universe (or a list of tickers).
+    """
 
     name: str
     target: str
     description: str
     uses_forecast: bool
+    kind: str = SINGLE
 
     def load(self) -> type:
         """Import and return the strategy class."""
@@ -77,6 +83,7 @@ PORTFOLIO = (
         "strategies.topk:TopkStrategy",
         "holds the k names of a universe with the best forecasts",
         True,
+        RANKING,
     ),
 )
 
@@ -87,6 +94,11 @@ def find(name: str) -> StrategySpec:
         if spec.name == name:
             return spec
     return get(name)
+
+
+def ranking_names() -> tuple[str, ...]:
+    """The names of the ranking strategies (run over a universe)."""
+    return tuple(spec.name for spec in PORTFOLIO if spec.kind == RANKING)
 
 
 def params(spec: StrategySpec) -> dict[str, object]:

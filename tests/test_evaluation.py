@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -124,7 +125,7 @@ def test_table_metrics_ignore_row_order(rows: tuple[list[float], list[float], li
     })  # fmt: skip
     order = list(range(len(table)))
     rnd.shuffle(order)
-    before, after = forecast_metrics(table), forecast_metrics(table.iloc[order])
+    before, after = forecast_metrics(table).to_dict(), forecast_metrics(table.iloc[order]).to_dict()
     for key, value in before.items():
         if math.isnan(value):
             assert math.isnan(after[key]), key
@@ -276,12 +277,17 @@ def test_forecast_metrics_on_aapl(closes: pd.Series) -> None:
     table = _table(closes, drift=0.001)
     m = forecast_metrics(table)
     f, a, o = table["forecast"], table["actual"], table["naive"]
-    assert m["n"] == 300
-    assert m["rmse"] == pytest.approx(rmse(f, a)) and m["mae"] == pytest.approx(mae(f, a))
-    assert m["theils_u"] == pytest.approx(m["rmse"] / rmse(o, a))
+    assert m.n == 300
+    assert m.rmse == pytest.approx(rmse(f, a)) and m.mae == pytest.approx(mae(f, a))
+    assert m.theils_u == pytest.approx(m.rmse / rmse(o, a))
     dm = diebold_mariano(f - a, o - a)
-    assert (m["dm_stat"], m["dm_p_value"]) == (dm.statistic, dm.p_value)
-    assert set(m) == {"rmse", "mae", "mape", "directional_accuracy", "theils_u", "dm_stat", "dm_p_value", "n"}
+    assert (m.dm_stat, m.dm_p_value) == (dm.statistic, dm.p_value)
+    assert list(m.to_dict()) == ["rmse", "mae", "mape", "directional_accuracy", "theils_u", "dm_stat", "dm_p_value",
+                                 "n"]  # fmt: skip
+    with pytest.raises(TypeError, match=r"ForecastMetrics.n must be int. Got 300.0"):
+        dataclasses.replace(m, n=300.0)
+    with pytest.raises(TypeError, match=r"ForecastMetrics.rmse must be float. Got '1.5'"):
+        dataclasses.replace(m, rmse="1.5")
 
 
 def test_metrics_table_has_a_naive_row(closes: pd.Series) -> None:
@@ -410,6 +416,7 @@ def test_strategy_psr_and_period_sharpe(closes: pd.Series) -> None:
     assert annualised_to_period_sharpe(1.2, periods=12) == pytest.approx(1.2 / math.sqrt(12))
     buy_and_hold = closes.pct_change().dropna().iloc[-500:]
     out = strategy_psr(buy_and_hold, buy_and_hold)
-    assert set(out) == {"psr_vs_zero", "psr_vs_buy_and_hold"}
-    assert out["psr_vs_buy_and_hold"] == pytest.approx(0.5)  # a strategy equal to its benchmark: a coin flip
-    assert out["psr_vs_zero"] == probabilistic_sharpe_ratio(buy_and_hold)
+    assert out.psr_vs_buy_and_hold == pytest.approx(0.5)  # a strategy equal to its benchmark: a coin flip
+    assert out.psr_vs_zero == probabilistic_sharpe_ratio(buy_and_hold)
+    with pytest.raises(TypeError, match="StrategyPSR.psr_vs_zero must be float. Got None"):
+        dataclasses.replace(out, psr_vs_zero=None)

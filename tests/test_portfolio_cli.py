@@ -55,6 +55,17 @@ def test_run_writes_every_table_over_the_same_days(portfolio_run: tuple[str, Pat
     assert list(tickers["status"]) == ["used"] * 5 and tickers["dm_p_value"].between(0, 1).all()
 
 
+def test_the_one_reader_reads_the_portfolio_folder(portfolio_run: tuple[str, Path]) -> None:
+    from reports.saved import load_run
+
+    run = load_run(portfolio_run[1])
+    assert run.compares_rules and run.folds is None and run.baselines is None
+    assert run.weights is not None and list(run.weights.columns) == sorted(TICKERS.split(","))
+    assert run.turnover is not None and run.tickers is not None and len(run.tickers) == 5
+    assert run.returns is not None and list(run.returns.columns) == RULES
+    assert run.forecasts is not None and set(run.forecasts["ticker"]) == set(TICKERS.split(","))
+
+
 def test_report_sections_and_bt_report_rebuilds_it(portfolio_run: tuple[str, Path], tmp_path: Path) -> None:
     _, out = portfolio_run
     html = (out / "report.html").read_text()
@@ -150,10 +161,16 @@ def test_signal_ranks_the_universe_and_gives_target_weights() -> None:
     (["run", "topk-strategy", "--tickers", "KO", "--k", "0"], "`k` must be an integer from 1"),
     (["run", "topk-strategy", "--tickers", "KO", "--weighting", "cap"], "weighting"),
     (["run", "topk-strategy", "--tickers", "KO,JPM", "--universe", "dow30"], "not several"),
-    (["run", "topk-strategy", "AAPL"], "unexpected extra argument"),
+    (["run", "topk-strategy", "AAPL"], "topk-strategy ranks several tickers, and AAPL alone is one: give --universe"),
+    (["run", "topk-strategy", "KO", "JPM", "--tickers", "KO,JPM"], "give the tickers once"),
+    (["run", "topk-strategy", "--tickers", "KO,JPM", "--csv", "prices.csv"], "--csv applies to one ticker's run"),
     (["run", "topk-strategy", "--tickers", "NOSUCHTICKER", "--source", "bundled"], "none of the 1 tickers"),
     (["run", "topk-strategy", "--tickers", "KO", "--start", "1990-01-02"], "the portfolio's days"),
-    (["run", "lstm-strategy", "AAPL", "--universe", "dow30"], "No such option"),
+    (["run", "lstm-strategy", "AAPL", "--universe", "dow30"], "not a portfolio strategy (it trades one ticker): drop "
+                                                              "--universe"),
+    (["run", "lstm-strategy", "AAPL", "MSFT"], "give one TICKER, not 2"),
+    (["run", "sma-cross", "AAPL", "--k", "3"], "drop --k"),
+    (["signal", "AAPL", "--hold", "KO"], "drop --hold"),
     (["signal", "--tickers", "KO", "--strategy", "lstm-strategy"], "not a portfolio strategy"),
 ])  # fmt: skip
 def test_bad_input_is_one_line(args: list[str], words: str, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ._browser import chromium, page_url, visit
@@ -131,3 +132,25 @@ def test_walk_forward_with_a_baseline_model_trains_no_network(tmp_path: Path) ->
     meta = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert [row["model"] for row in meta["metrics"]] == ["ridge", "naive", "drift", "moving-average"]
     assert "tensorflow" not in result.stderr.lower()
+
+
+def _section_ids(page: str) -> list[str]:
+    return [part.split('"', 1)[0] for part in page.split('<section id="')[1:]]
+
+
+def test_one_reader_and_one_page_whose_sections_follow_what_the_run_holds() -> None:
+    from dataclasses import replace
+
+    from reports.page import run_page
+    from reports.saved import load_run
+
+    run = load_run(Path(__file__).parent / "fixtures" / "legacy" / "run-ridge")  # written by an earlier version
+    assert run.folds is not None and run.baselines is not None and run.returns is not None
+    assert run.weights is None and run.turnover is None and run.tickers is None and not run.compares_rules
+    assert _section_ids(run_page(run, "tearsheet.html")) == SECTIONS
+    # Holdings, not a kind of folder, bring the holdings section; the fills then get a section of their own.
+    held = replace(run, weights=pd.DataFrame({"AAPL": 0.95}, index=run.returns.index))
+    page = run_page(held, None)
+    assert _section_ids(page) == ["headline", "forecast", "errors", "folds", "equity", "holdings", "trades",
+                                  "tearsheet", "config"]  # fmt: skip
+    assert 'alt="holdings heatmap"' in page

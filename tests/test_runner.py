@@ -14,6 +14,7 @@ from backtests.config import BrokerConfig, DataConfig, RunConfig, StrategyConfig
 from backtests.data import load_prices
 from backtests.errors import ConfigError
 from backtests.runner import run
+from reports.summaries import RunSummary
 
 CONFIG = RunConfig(
     data=DataConfig("MSFT", start=dt.date(2025, 1, 2), end=dt.date(2025, 12, 31)),
@@ -23,7 +24,7 @@ CONFIG = RunConfig(
 )
 
 
-def _summary(config: RunConfig) -> dict:
+def _summary(config: RunConfig) -> RunSummary:
     return run(config, load_prices(config.data.ticker), load_prices(config.data.benchmark)).summary
 
 
@@ -37,8 +38,8 @@ def test_run_in_a_worker_process_equals_run_here() -> None:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         there = pool.submit(_summary, CONFIG).result(timeout=300)
     assert there == here
-    assert here["first_day"] == "2025-01-02" and here["last_day"] == "2025-12-31"
-    assert here["strategy"]["total_return"] != here["buy_and_hold"]["total_return"]
+    assert here.first_day == "2025-01-02" and here.last_day == "2025-12-31"
+    assert here.performance["strategy"].total_return != here.performance["buy_and_hold"].total_return
 
 
 def test_returns_cover_exactly_the_forecast_days() -> None:

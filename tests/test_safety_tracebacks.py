@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from backtests.paper.ledger import Ledger, LedgerError
-from reports.portfolio_saved import load_portfolio
 from reports.saved import SavedRunError, load_run
 
 from .conftest import BUNDLED
@@ -70,7 +69,7 @@ def portfolio_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_portfolio_run_without_a_trade_writes_its_folder_and_report(portfolio_run: Path) -> None:
     assert pd.read_csv(portfolio_run / "trades.csv").empty
     assert "No trades: the strategy never traded" in (portfolio_run / "report.html").read_text()
-    assert load_portfolio(portfolio_run).trades.empty
+    assert load_run(portfolio_run).trades.empty
     again = bt("report", str(portfolio_run))
     assert again.returncode == 0 and again.stdout.startswith("report: "), again.stderr
 
@@ -246,7 +245,7 @@ def test_a_portfolio_run_json_with_a_wrong_field_is_one_line(tmp_path: Path, cha
     folder = _copy(portfolio_run, tmp_path / "copy")
     _rewrite(folder, change)
     with pytest.raises(SavedRunError) as raised:
-        load_portfolio(folder)
+        load_run(folder)
     assert str(raised.value).startswith(f"{folder / 'run.json'}: {words}")
 
 
@@ -302,12 +301,12 @@ def test_a_portfolio_table_in_words_is_one_line_and_a_left_out_ticker_is_not(por
     tickers = pd.read_csv(folder / "tickers.csv")
     left_out = pd.DataFrame([{"ticker": "ZZZQ", "status": "left out: no price data"}])
     pd.concat([tickers, left_out]).to_csv(folder / "tickers.csv", index=False)  # cache_hit: True, ..., empty
-    assert len(load_portfolio(folder).tickers) == len(tickers) + 1
+    assert len(load_run(folder).tickers) == len(tickers) + 1
     weights = pd.read_csv(folder / "weights.csv")
     weights["AAPL"] = "abc"
     weights.to_csv(folder / "weights.csv", index=False)
     with pytest.raises(SavedRunError, match=r"weights\.csv: column AAPL holds values that are not numbers"):
-        load_portfolio(folder)
+        load_run(folder)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="makes a FIFO")

@@ -58,7 +58,7 @@ def _run_tables(rng: np.random.Generator, start: float, grid: dict) -> tuple[pd.
 
 
 def _result_row(job_id: str, ticker: str, grid: dict, forecasts: pd.DataFrame, returns: pd.DataFrame) -> dict:
-    m = forecast_metrics(forecasts)
+    m = forecast_metrics(forecasts).to_dict()
     s, b = performance(returns["strategy"]), performance(returns["buy_and_hold"])
     return {"job_id": job_id, "ticker": ticker, **grid, "seeds": 1, "forecast_rmse": m["rmse"],
             "naive_rmse": m["rmse"] / m["theils_u"], "theils_u": m["theils_u"], "dm_stat": m["dm_stat"],

@@ -35,10 +35,12 @@ def test_verdicts_take_direction_from_the_dm_sign_and_count_under_each_method() 
     assert got["p_bh"].tolist() == pytest.approx([0.005, 0.025, 1.0, 0.05, 1.0])
     assert got["verdict_holm"].tolist() == ["better", "worse", "not different", "not different", "not different"]
     counts = ss.verdict_counts(got)
-    assert counts["holm"] == {"better": 1, "not different": 3, "worse": 1}
+    assert counts["holm"] == ss.VerdictCounts(better=1, not_different=3, worse=1) and counts["holm"].total == 5
+    assert counts["holm"].by_verdict() == {"better": 1, "not different": 3, "worse": 1}
     four = ss.verdict_counts(ss.forecast_verdicts(results.iloc[:4]))  # m = 4: BH 0.03 * 4 / 3 = 0.04 < 0.05
-    assert four == {"holm": {"better": 1, "not different": 2, "worse": 1},
-                    "bh": {"better": 1, "not different": 1, "worse": 2}}  # fmt: skip
+    assert four == {"holm": ss.VerdictCounts(1, 2, 1), "bh": ss.VerdictCounts(1, 1, 2)}
+    with pytest.raises(TypeError, match="VerdictCounts.worse must be int. Got 1.0."):
+        ss.VerdictCounts(1, 2, 1.0)  # type: ignore[arg-type]
 
 
 def test_sign_test_is_the_binomial_tail_and_leaves_out_ties() -> None:

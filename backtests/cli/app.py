@@ -56,30 +56,17 @@ from .options import (
     build,
     in_option_terms,
 )  # fmt: skip
-from .paper import paper_app, signal_command
-from .portfolio import PORTFOLIO_STRATEGIES, portfolio_run_command, portfolio_signal_command
-from .portfolio_paper import paper_start_portfolio_command
-from .sweep import TlsCa, TlsCert, TlsKey, sweep_command, sweep_report_command
+from .paper import paper_app
+from .portfolio import RULE_OPTIONS, K, MaxTurnover, NDrop, PortfolioSize, Weighting, given_options, run_ranking
+from .signal import signal_command
+from .sweep import AsOf, Tickers, TickersFile, TlsCa, TlsCert, TlsKey, UniverseOpt, sweep_command, sweep_report_command
 
 if TYPE_CHECKING:
     from ..parallel import ExecutorSession
 
 
 class _OneLineErrors(TyperGroup):
-    """Usage errors and BtErrors become one line on stderr and exit code 2.
-
-    ``bt run topk-strategy ...`` (a portfolio strategy: a universe, no TICKER) goes to the portfolio
-    command, which ``bt run topk-strategy --help`` describes; every other ``bt run`` is unchanged.
-    """
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if len(args) > 1 and args[0] == "run" and args[1] in PORTFOLIO_STRATEGIES:
-            return "run", self.get_command(ctx, "run-portfolio"), args[1:]
-        if args and args[0] == "signal" and _universe_given(args[1:]):
-            return "signal", self.get_command(ctx, "signal-portfolio"), args[1:]
-        if args[:2] == ["paper", "start"] and (_universe_given(args[2:]) or _portfolio_strategy(args[2:])):
-            return "paper start", self.get_command(ctx, "paper-start-portfolio"), args[2:]
-        return super().resolve_command(ctx, args)
+    """Usage errors and BtErrors become one line on stderr and exit code 2."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:  # fmt: skip
@@ -99,18 +86,6 @@ class _OneLineErrors(TyperGroup):
         return code
 
 
-def _universe_given(args: list[str]) -> bool:
-    """Whether the arguments name several tickers (a universe): the portfolio form of a command."""
-    return any(a.split("=")[0] in ("--universe", "--tickers", "--tickers-file") for a in args)
-
-
-def _portfolio_strategy(args: list[str]) -> bool:
-    """Whether the arguments choose a portfolio strategy (``--strategy topk-strategy``)."""
-    pairs = zip(args, args[1:], strict=False)
-    return any(a == "--strategy" and b in PORTFOLIO_STRATEGIES for a, b in pairs) or any(
-        a.startswith("--strategy=") and a.split("=", 1)[1] in PORTFOLIO_STRATEGIES for a in args)
-
-
 app = typer.Typer(
     cls=_OneLineErrors,
     help="Walk-forward LSTM forecasts, backtested with backtrader, reported with quantstats.",
@@ -120,44 +95,72 @@ app = typer.Typer(
 )
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the results in an existing run folder.")]
-Out = Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKER-STRATEGY-TIMESTAMP]")]
+Out = Annotated[Path | None, typer.Option(help="Run folder. [default: runs/TICKER-STRATEGY-TIMESTAMP; for a ranking "
+                                               "strategy runs/UNIVERSE-STRATEGY-TIMESTAMP]")]  # fmt: skip
 Ticker = Annotated[str | None, typer.Argument(help="Ticker, e.g. AAPL (bundled: AAPL, MSFT, SPY). [or [data] ticker]")]
+TickerArgs = Annotated[list[str] | None, typer.Argument(
+    metavar="TICKER", show_default=False,
+    help="One ticker for a single-ticker strategy, e.g. AAPL (bundled: AAPL, MSFT, SPY), or the data table's "
+         "ticker in --config; several, or --universe / --tickers / --tickers-file, for a ranking "
+         "strategy.")]  # fmt: skip
 
 
 @app.command("run")
 def run_command(
-    strategy: Annotated[str | None, typer.Argument(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
-    = None,
-    ticker: Ticker = None, config: Config = None, start: Start = None, end: End = None, csv: Csv = None,
+    strategy: Annotated[str | None, typer.Argument(help="Strategy (see `bt strategies`). [default: lstm-strategy; "
+                                                        "topk-strategy given several tickers]")] = None,
+    symbols: TickerArgs = None, tickers: Tickers = None, tickers_file: TickersFile = None,
+    universe: UniverseOpt = None, as_of: AsOf = None, k: K = None, weighting: Weighting = None,
+    n_drop: NDrop = None, max_turnover: MaxTurnover = None,
+    config: Config = None, start: Start = None, end: End = None, csv: Csv = None,
     source: Source = None,
     repair_bars: RepairBars = None, out: Out = None, model: Model = None, param: Param = None,
     strategy_param: StrategyParam = None, seed: Seed = None,
     seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None, retrain_every: RetrainEvery = None,
     window: Window = None, epochs: Epochs = None, warm_epochs: WarmEpochs = None, warm_start: WarmStart = None,
     batch_size: BatchSize = None, learning_rate: LearningRate = None, threshold: Threshold = None,
-    allow_short: AllowShort = None, size: Size = None, cash: Cash = None, commission: Commission = None,
+    allow_short: AllowShort = None, size: PortfolioSize = None, cash: Cash = None, commission: Commission = None,
     slippage: Slippage = None, benchmark: Benchmark = None, benchmark_csv: BenchmarkCsv = None,
     no_cache: NoCache = False, overwrite: Overwrite = False, workers: RunWorkers = None,
     scheduler: RunScheduler = None, tls_ca_file: TlsCa = None, tls_cert: TlsCert = None, tls_key: TlsKey = None,
 ) -> None:  # fmt: skip
-    """Forecast walk-forward, backtest STRATEGY on TICKER, write the run folder and report.
+    """Forecast walk-forward, backtest STRATEGY, write the run folder and report.
 
-    A portfolio (topk-strategy) takes a universe instead of TICKER: see `bt run topk-strategy --help`.
+    A single-ticker strategy runs on one TICKER: bt run lstm-strategy AAPL.
+
+    A ranking strategy holds the --k names of a universe with the best forecasts, day by day:
+
+    bt run topk-strategy --universe dow30 (or --tickers A,B,..., --tickers-file F, or several TICKERs).
+
+    `bt strategies` lists the strategies of each kind.
     """
-    resolved = build(locals())
+    from ..selection import RANKING, TickerSelection, route
+
+    selection = TickerSelection(tuple(symbols or ()), tickers, tickers_file, universe, as_of)
+    chosen = route(strategy, selection, config_file=config, only_ranking=given_options(locals(), RULE_OPTIONS),
+                   only_single=given_options(locals(), ("csv",)))  # fmt: skip
+    if chosen.kind == RANKING:
+        return run_ranking(locals(), selection, chosen.strategy)
+    _run_single({**locals(), "ticker": selection.ticker()})
+
+
+def _run_single(options: dict[str, Any]) -> None:
+    """``bt run`` of a single-ticker strategy: one ticker's walk-forward, backtest, run folder and report."""
+    resolved = build(options)
     began = console.timer()
     from reports.tearsheet import prepare_drawing_process
 
     from ..strategy_setup import choose
 
     choose(resolved.config.strategy)  # a setting the strategy does not take: one line before any process starts
-
+    tls = (options["tls_ca_file"], options["tls_cert"], options["tls_key"])
     # The session starts (forks) its drawing process before the pipeline's heavy imports.
-    with _executor(scheduler, workers, (tls_ca_file, tls_cert, tls_key), prepare_drawing_process) as executor, \
+    with _executor(options["scheduler"], options["workers"], tls, prepare_drawing_process) as executor, \
             console.fold_progress(console.err) as on_fold:  # fmt: skip
         from ..pipeline import RunRequest, run_and_write
 
-        request = RunRequest(resolved.config, out, use_cache=not no_cache, overwrite=overwrite)
+        request = RunRequest(resolved.config, options["out"], use_cache=not options["no_cache"],
+                             overwrite=options["overwrite"])  # fmt: skip
         result, files = run_and_write(request, notify=console.notice, on_fold=on_fold, executor=executor)
     console.print_summary(
         console.out, result.summary, ticker=result.prices.ticker, benchmark=result.benchmark.ticker,
@@ -192,23 +195,16 @@ def walk_forward_command(
 
 @app.command("report")
 def report_command(
-    run_folder: Annotated[Path, typer.Argument(help="A folder written by `bt run`.")],
+    run_folder: Annotated[Path, typer.Argument(help="A folder written by `bt run` or `bt run topk-strategy`.")],
 ) -> None:
     """Rebuild report.html (and tearsheet.html) of RUN_FOLDER from its saved files, without training."""
-    from reports.portfolio_saved import KIND, kind_of
+    from reports.build import build_report
     from reports.tearsheet import prepare_drawing_process
 
     from ..folderlock import holding
 
     with holding(run_folder, "run folder"):  # not while `bt run --overwrite` replaces the folder
         with _executor(None, None, preload=prepare_drawing_process) as executor:  # tearsheet drawn beside the charts
-            if kind_of(run_folder) == KIND:  # a portfolio's folder (bt run topk-strategy)
-                from reports.portfolio_page import build_portfolio_report
-
-                console.out.print(f"report: {build_portfolio_report(run_folder, draw=executor.draw)}", soft_wrap=True)
-                return
-            from reports.build import build_report
-
             console.out.print(f"report: {build_report(run_folder, draw=executor.draw)}", soft_wrap=True)
 
 
@@ -223,14 +219,15 @@ def _executor(scheduler: str | None, workers: int | None, tls: tuple[Path | None
 
 @app.command("strategies")
 def strategies_command() -> None:
-    """List the registered strategies, then the portfolio strategies (run over a universe), one line each,
+    """List the strategies, single-ticker ones first, then the ranking ones (run over a universe), one line each,
     with each one's parameters and defaults (set with --strategy-param KEY=VALUE or [strategy.params])."""
     from strategies import registry
 
     for spec in registry.available().values():
         console.say(f"{spec.name:<16} {spec.description}{_strategy_params(spec)}")
     for spec in registry.PORTFOLIO:
-        console.say(f"{spec.name:<16} {PORTFOLIO_STRATEGIES.get(spec.name, spec.description)}{_strategy_params(spec)}")
+        words = f"{spec.description}; runs over a universe: bt run {spec.name} --universe dow30"
+        console.say(f"{spec.name:<16} {words}{_strategy_params(spec)}")
 
 
 def _strategy_params(spec: Any) -> str:
@@ -282,9 +279,6 @@ def _model_params(spec: Any) -> str:
 
 app.add_typer(paper_app, name="paper")
 app.command("signal")(signal_command)
-app.command("run-portfolio", hidden=True)(portfolio_run_command)
-app.command("signal-portfolio", hidden=True)(portfolio_signal_command)
-app.command("paper-start-portfolio", hidden=True)(paper_start_portfolio_command)
 app.command("sweep")(sweep_command)
 app.command("sweep-report")(sweep_report_command)
 config_app = typer.Typer(help="Inspect run configurations.", no_args_is_help=True)

@@ -7,12 +7,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+if TYPE_CHECKING:  # pandas and numpy, not needed for --help
+    from reports.summaries import RunSummary
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -67,33 +70,32 @@ def _pct(value: float) -> str:
     return f"{value * 100:,.2f}%"
 
 
-def summary_table(summary: dict[str, Any], ticker: str, benchmark: str, strategy: str) -> Table:
+def summary_table(summary: RunSummary, ticker: str, benchmark: str, strategy: str) -> Table:
     """Return, CAGR, Sharpe and drawdown of the strategy, buy-and-hold and the benchmark."""
-    table = Table(title=f"{ticker} {strategy}  {summary['first_day']} to {summary['last_day']}"
-                        f" ({summary['days']} days)")  # fmt: skip
+    table = Table(title=f"{ticker} {strategy}  {summary.first_day} to {summary.last_day} ({summary.days} days)")
     for col in ("", "total return", "CAGR", "Sharpe", "max drawdown"):
         table.add_column(col, justify="right" if col else "left")
     for key, label in (("strategy", strategy), ("buy_and_hold", "buy-and-hold"), ("benchmark", benchmark)):
-        row = summary[key]
-        table.add_row(label, _pct(row["total_return"]), _pct(row["cagr"]),
-                      f"{row['sharpe']:.2f}", _pct(row["max_drawdown"]))  # fmt: skip
+        row = summary.performance[key]
+        table.add_row(label, _pct(row.total_return), _pct(row.cagr), f"{row.sharpe:.2f}", _pct(row.max_drawdown))
     return table
 
 
-def print_summary(console: Console, summary: dict[str, Any], *, ticker: str, benchmark: str, strategy: str,
+def print_summary(console: Console, summary: RunSummary, *, ticker: str, benchmark: str, strategy: str,
                   model_name: str, report: Path | None, cached: bool, seconds: float) -> None:  # fmt: skip
     """The closing lines of ``bt run``."""
     from reports.wording import forecast_verdict, strategy_verdict
 
     console.print(summary_table(summary, ticker, benchmark, strategy))
     s = summary
-    trade = strategy_verdict(s["strategy"]["sharpe"], s["buy_and_hold"]["sharpe"], s["psr_vs_buy_and_hold"], strategy)
-    console.print(f"trades (fills): {s['trades']}; {trade}", soft_wrap=True, markup=False)
-    if "forecast_rmse" in summary:
+    trade = strategy_verdict(s.performance["strategy"].sharpe, s.performance["buy_and_hold"].sharpe,
+                             s.psr_vs_buy_and_hold, strategy)  # fmt: skip
+    console.print(f"trades (fills): {s.trades}; {trade}", soft_wrap=True, markup=False)
+    if (fc := s.forecast) is not None:
         model = "LSTM" if model_name == "lstm" else model_name
         console.print(
-            f"forecast RMSE {s['forecast_rmse']:.4f} vs naive (tomorrow = today) {s['naive_rmse']:.4f}: "
-            f"{forecast_verdict(s['rmse_ratio'], s['dm_p_value'], model)} ({s['folds']} folds"
+            f"forecast RMSE {fc.forecast_rmse:.4f} vs naive (tomorrow = today) {fc.naive_rmse:.4f}: "
+            f"{forecast_verdict(fc.rmse_ratio, fc.dm_p_value, model)} ({fc.folds} folds"
             f"{', from cache' if cached else ''})",
             soft_wrap=True, markup=False,
         )  # fmt: skip

@@ -1,4 +1,4 @@
-"""``bt paper ...`` and ``bt signal``: thin typer commands over ``backtests.paper``.
+"""``bt paper ...``: thin typer commands over ``backtests.paper`` (a ranking strategy's: ``portfolio_paper``).
 
 The paper library, backtrader and TensorFlow are imported inside the commands, so help
 stays instant. ``bt paper start`` takes its data from Yahoo (through the cache) by default.
@@ -33,9 +33,7 @@ from .options import (
     RetrainEvery,
     Seed,
     Seeds,
-    Size,
     Slippage,
-    Source,
     StrategyParam,
     Threshold,
     TrainDays,
@@ -45,6 +43,8 @@ from .options import (
     build,
     parse_date,
 )  # fmt: skip
+from .portfolio import RULE_OPTIONS, K, MaxTurnover, NDrop, PortfolioSize, Weighting, given_options
+from .sweep import AsOf, Tickers, TickersFile, UniverseOpt
 
 if TYPE_CHECKING:
     from ..paper import Advance
@@ -64,9 +64,12 @@ PAPER_DEFAULTS = {"data": {"source": "yahoo"}}
 @paper_app.command("start")
 def start_command(
     name: Name,
-    ticker: Annotated[str | None, typer.Option(help="Ticker, e.g. AAPL. [or [data] ticker]")] = None,
-    strategy: Annotated[str | None, typer.Option(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
-    = None,
+    ticker: Annotated[str | None, typer.Option(help="Ticker, e.g. AAPL, of a single-ticker strategy. "
+                                                    "[or [data] ticker]")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy (see `bt strategies`). [default: lstm-strategy; "
+                                                      "topk-strategy given several tickers]")] = None,
+    tickers: Tickers = None, tickers_file: TickersFile = None, universe: UniverseOpt = None, as_of: AsOf = None,
+    k: K = None, weighting: Weighting = None, n_drop: NDrop = None, max_turnover: MaxTurnover = None,
     config: Config = None, csv: Csv = None,
     source: Annotated[str | None, typer.Option(help="yahoo (fresh data; offline: cache, then bundled), auto, bundled. "
                                                     "[default: yahoo]")] = None, repair_bars: RepairBars = None,
@@ -74,13 +77,20 @@ def start_command(
     seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
     train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
     warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
-    learning_rate: LearningRate = None, threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None,
-    cash: Cash = None, commission: Commission = None, slippage: Slippage = None, benchmark: Benchmark = None,
-    benchmark_csv: BenchmarkCsv = None,
+    learning_rate: LearningRate = None, threshold: Threshold = None, allow_short: AllowShort = None,
+    size: PortfolioSize = None, cash: Cash = None, commission: Commission = None, slippage: Slippage = None,
+    benchmark: Benchmark = None, benchmark_csv: BenchmarkCsv = None,
 ) -> None:  # fmt: skip
-    """Create experiment NAME: a paper account trading TICKER with these settings (a name that exists is refused)."""
+    """Create experiment NAME: a paper account trading TICKER, or for a ranking strategy the top k of a universe
+    (--universe, --tickers, --tickers-file), with these settings (a name that exists is refused)."""
     from .. import paper
+    from ..selection import RANKING, TickerSelection, route
 
+    selection = TickerSelection((ticker,) if ticker else (), tickers, tickers_file, universe, as_of)
+    chosen = route(strategy, selection, config_file=config, only_ranking=given_options(locals(), RULE_OPTIONS),
+                   only_single=given_options(locals(), ("csv",)))  # fmt: skip
+    if chosen.kind == RANKING:
+        return portfolio_paper.start(name, locals(), selection, chosen.strategy)
     run_config = build(locals(), defaults=PAPER_DEFAULTS).config
     paper.start(name, run_config, notify=console.notice)
     _say(f"created paper experiment {name}: {run_config.data.ticker} {run_config.strategy.name}, "
@@ -240,35 +250,3 @@ def report_command(
     paths = paper.write_report(name, folder, notify=console.notice, overwrite=overwrite)
     _say(f"report: {paths['report.html']}")
     _say(f"orders: {paths['orders.csv']}  fills: {paths['fills.csv']}")
-
-
-def signal_command(
-    ticker: Annotated[str | None, typer.Argument(help="Ticker, e.g. AAPL. [or [data] ticker]")] = None,
-    as_json: Json = False,
-    position: Annotated[str, typer.Option(help="What you hold now: flat, long or short.")] = "flat",
-    strategy: Annotated[str | None, typer.Option(help="Strategy (see `bt strategies`). [default: lstm-strategy]")]
-    = None,
-    config: Config = None, csv: Csv = None, source: Source = None,
-    repair_bars: RepairBars = None, model: Model = None, param: Param = None, strategy_param: StrategyParam = None,
-    seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None,
-    window: Window = None, epochs: Epochs = None, batch_size: BatchSize = None, learning_rate: LearningRate = None,
-    threshold: Threshold = None, allow_short: AllowShort = None, size: Size = None, cash: Cash = None,
-) -> None:  # fmt: skip
-    """The latest forecast for TICKER and the order the strategy places for the next trading day."""
-    from .. import paper
-    from ..data import ticker_prices
-
-    run_config = build(locals()).config
-    holding = paper.parse_holding(position)  # before any data is read
-    prices = ticker_prices(run_config.data, notify=console.notice)
-    s = paper.latest_signal(run_config, prices, holding=holding)
-    if as_json:
-        console.out.print_json(json.dumps(s))
-        return
-    _say(f"{s['ticker']} {s['strategy']}: {s['action'].upper()} at the next open after {s['data_through']} "
-         f"(holding {s['holding']}, then {s['position']})")  # fmt: skip
-    if s["forecast"] is not None:
-        _say(f"  forecast {s['forecast']:,.4f} vs close {s['close']:,.4f}: {s['predicted_return']:+.3%} "
-             f"(threshold {s['threshold']:.3%})")  # fmt: skip
-        _say(f"  {s['model']} model trained on {s['train_start']} to {s['train_end']} ({s['n_train']} samples); "
-             f"data: {s['source']}")  # fmt: skip

@@ -1,78 +1,63 @@
-"""``bt run topk-strategy``, ``bt signal --universe`` and the portfolio options: thin commands over
-``backtests.portfolio``.
+"""The ranking side of ``bt run`` and ``bt signal`` (topk-strategy over a universe) and the portfolio options:
+thin bodies over ``backtests.portfolio``.
 
-``bt run STRATEGY TICKER`` takes one ticker; a portfolio strategy takes a universe instead, so
-``app`` routes ``bt run topk-strategy ...`` here (``portfolio_run_command``) and ``bt run lstm-strategy
-AAPL`` stays as it is. The portfolio library, backtrader and TensorFlow are imported inside the
-commands, so help stays instant.
+``bt run STRATEGY [TICKER ...]`` is one command; ``backtests.selection.route`` decides from the strategy's
+registered kind whether it runs here (a ranking strategy) or on one ticker. The portfolio library, backtrader
+and TensorFlow are imported inside the functions, so help stays instant.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from . import console
-from .options import (
-    BatchSize,
-    Benchmark,
-    Cash,
-    Commission,
-    Config,
-    End,
-    Epochs,
-    LearningRate,
-    Lookback,
-    Model,
-    NoCache,
-    Param,
-    RetrainEvery,
-    Seed,
-    Seeds,
-    Slippage,
-    Source,
-    Start,
-    StrategyParam,
-    Threshold,
-    TrainDays,
-    WarmEpochs,
-    WarmStart,
-    Window,
-    build,
-)  # fmt: skip
-from .sweep import AsOf, Scheduler, Tickers, TickersFile, UniverseOpt, Workers
+from .options import build
 
-# name -> the line `bt strategies` shows: a portfolio strategy runs over a universe, not one ticker
-PORTFOLIO_STRATEGIES = {"topk-strategy": "holds the --k names of a universe with the best forecasts; runs over "
-                                         "a universe: bt run topk-strategy --universe dow30"}  # fmt: skip
+if TYPE_CHECKING:
+    from ..portfolio.config import PortfolioConfig
+    from ..selection import TickerSelection
+    from ..sweeps.plan import Selection
+
 SHORT = {"strategy": "top-k, model", "equal_weight": "equal weight", "topk_naive": "top-k, naive",
          "topk_ridge": "top-k, ridge", "momentum": "top-k, momentum 12-1"}  # fmt: skip
-K = Annotated[int | None, typer.Option("--k", help="How many names to hold. [default: 5]")]
+PANEL = "Ranking strategies (topk-strategy)"
+K = Annotated[int | None, typer.Option("--k", help="How many names to hold. [default: 5]", rich_help_panel=PANEL)]
 Weighting = Annotated[str | None, typer.Option(help="equal or inverse-volatility (trailing 60 days). "
-                                                    "[default: equal]")]  # fmt: skip
+                                                    "[default: equal]", rich_help_panel=PANEL)]  # fmt: skip
 NDrop = Annotated[int | None, typer.Option(help="Replace at most N held names a day (Qlib's TopkDropout). "
-                                                "[default: no limit]")]  # fmt: skip
-MaxTurnover = Annotated[float | None, typer.Option(help="Trade at most this fraction of equity a day, buys plus "
-                                                        "sells. [default: no limit]")]  # fmt: skip
-PortfolioSize = Annotated[float | None, typer.Option("--size", help="Fraction of equity invested when k names are "
-                                                                    "held. [default: 0.95]")]  # fmt: skip
+                                                "[default: no limit]", rich_help_panel=PANEL)]  # fmt: skip
+MaxTurnover = Annotated[float | None, typer.Option(
+    help="Trade at most this fraction of equity a day, buys plus sells. [default: no limit]",
+    rich_help_panel=PANEL)]  # fmt: skip
+PortfolioSize = Annotated[float | None, typer.Option("--size", help="Fraction of equity per position; for a ranking "
+                                                                    "strategy, invested when k names are held. "
+                                                                    "[default: 0.95]")]  # fmt: skip
+RULE_OPTIONS = ("k", "weighting", "n_drop", "max_turnover")
 
 
-def portfolio_config(options: dict[str, Any], *, defaults: dict[str, Any] | None = None) -> tuple[Any, Any]:
-    """The ``PortfolioConfig`` and the ticker selection the options (and ``--config``) give."""
-    from ..portfolio.config import STRATEGY, PortfolioConfig, portfolio_table, rule_settings
+def given_options(options: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """The option flags among ``names`` that were given (not None): what ``selection.route`` checks."""
+    return [f"--{name.replace('_', '-')}" for name in names if options.get(name) is not None]
+
+
+def portfolio_config(options: dict[str, Any], selection: TickerSelection, strategy: str, *,
+                     defaults: dict[str, Any] | None = None) -> tuple[PortfolioConfig, Selection]:  # fmt: skip
+    """The ``PortfolioConfig`` of a ranking ``strategy`` over ``selection`` (else the ``[portfolio]`` table of
+    ``--config``), and the tickers chosen."""
+    from ..portfolio.config import PortfolioConfig, portfolio_name, portfolio_table, rule_settings
     from ..sweeps.plan import select_tickers
 
     table = portfolio_table(options.get("config"))
-    chosen = select_tickers(tickers=options.get("tickers"), tickers_file=options.get("tickers_file"),
-                            universe_name=options.get("universe"), as_of=options.get("as_of"), table=table,
+    chosen = select_tickers(tickers=selection.tickers_text(), tickers_file=selection.tickers_file,
+                            universe_name=selection.universe, as_of=selection.as_of, table=table,
                             notify=console.notice)  # fmt: skip
-    label = chosen.universe.name.upper() if chosen.universe else "PORTFOLIO"
-    given = {**options, "ticker": label, "strategy": STRATEGY}
-    run = build(given, defaults=defaults, ignore=("portfolio", "sweep")).config
     universe = chosen.universe
+    name = portfolio_name(universe.name if universe else None)  # run.json's data.ticker, as older readers expect
+    run = build({**options, "ticker": name, "strategy": strategy}, defaults=defaults,
+                ignore=("portfolio", "sweep")).config  # fmt: skip
     given = {**options, **{k: v for k, v in run.strategy.given_params().items() if options.get(k) is None}}
     config = PortfolioConfig(run, chosen.tickers, rule_settings(table, given),
                              universe.name if universe else None, universe.as_of if universe else None,
@@ -80,39 +65,24 @@ def portfolio_config(options: dict[str, Any], *, defaults: dict[str, Any] | None
     return config, chosen
 
 
-def portfolio_run_command(
-    strategy: Annotated[str, typer.Argument(help="A portfolio strategy: topk-strategy.")],
-    tickers: Tickers = None, tickers_file: TickersFile = None, universe: UniverseOpt = None, as_of: AsOf = None,
-    k: K = None, weighting: Weighting = None, n_drop: NDrop = None, max_turnover: MaxTurnover = None,
-    config: Config = None, workers: Workers = None, scheduler: Scheduler = None, start: Start = None,
-    end: End = None, source: Source = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/UNIVERSE-topk-strategy-TIMESTAMP]")]
-    = None,
-    model: Model = None, param: Param = None,
-    strategy_param: StrategyParam = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
-    train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
-    warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
-    learning_rate: LearningRate = None, threshold: Threshold = None, size: PortfolioSize = None, cash: Cash = None,
-    commission: Commission = None, slippage: Slippage = None, benchmark: Benchmark = None,
-    no_cache: NoCache = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the results in an existing run folder.")]
-    = False,
-) -> None:  # fmt: skip
-    """Rank a universe by forecast each day, trade the top k, compare, and write the run folder and report."""
+def run_ranking(options: dict[str, Any], selection: TickerSelection, strategy: str) -> None:
+    """``bt run`` of a ranking strategy: rank the universe by forecast each day, trade the top k, compare with
+    equal weight and the other rankings, write the run folder and report, print every rule's figures."""
     from ..portfolio.pipeline import PortfolioRequest, run_and_write_portfolio
 
-    check_strategy(strategy)
-    resolved, chosen = portfolio_config(locals())
+    resolved, chosen = portfolio_config(options, selection, strategy)
     _say_universe(chosen)
     began = console.timer()
-    with _session(workers, scheduler) as session, _TickerBar() as on_ticker:
-        request = PortfolioRequest(resolved, chosen.describe(), out, not no_cache, overwrite, session,
-                                   draw=session.draw)  # fmt: skip
+    tls = tuple(None if p is None else str(p) for p in (options.get(k) for k in ("tls_ca_file", "tls_cert",
+                                                                                   "tls_key")))  # fmt: skip
+    with _session(options.get("workers"), options.get("scheduler"), tls) as session, _TickerBar() as on_ticker:
+        request = PortfolioRequest(resolved, chosen.describe(), options.get("out"), not options.get("no_cache"),
+                                   bool(options.get("overwrite")), session, draw=session.draw)  # fmt: skip
         result, files = run_and_write_portfolio(request, notify=console.notice, on_ticker=on_ticker)
     print_portfolio(result, files.get("report.html"), console.timer() - began)
 
 
-def _session(workers: int | None, scheduler: str | None) -> Any:
+def _session(workers: int | None, scheduler: str | None, tls: tuple[str | None, ...] = (None, None, None)) -> Any:
     """The command's executor (``--scheduler``, ``--workers``: the forecasts the cache lacks and the rules'
     backtests) and its drawing process (forked now, it imports the plotting stack meanwhile); with
     ``--scheduler sync`` everything stays in this process."""
@@ -120,16 +90,9 @@ def _session(workers: int | None, scheduler: str | None) -> Any:
 
     from ..parallel import ExecutorSession
 
-    return ExecutorSession(scheduler, workers, notify=console.notice, preload=prepare_drawing_process,
+    ca, cert, key = tls
+    return ExecutorSession(scheduler, workers, (ca, cert, key), notify=console.notice, preload=prepare_drawing_process,
                            preload_tensorflow=False)  # fmt: skip
-
-
-def check_strategy(name: str) -> None:
-    """ConfigError unless ``name`` is a portfolio strategy."""
-    from ..errors import ConfigError
-
-    if name not in PORTFOLIO_STRATEGIES:
-        raise ConfigError(f"{name!r} is not a portfolio strategy; use {', '.join(PORTFOLIO_STRATEGIES)}")
 
 
 def _say_universe(chosen: Any) -> None:
@@ -167,58 +130,47 @@ def print_portfolio(result: Any, report: Path | None, seconds: float) -> None:
     from reports.wording import strategy_verdict
 
     s = result.summary
-    table = Table(title=f"{result.config.run.data.ticker} {result.config.run.strategy.name}  {s['first_day']} to "
-                        f"{s['last_day']} ({s['days']} days, {s['tickers']} tickers)")  # fmt: skip
+    cover = s.coverage
+    table = Table(title=f"{result.config.name} {result.config.run.strategy.name}  {s.first_day} to "
+                        f"{s.last_day} ({s.days} days, {cover.tickers} tickers)")  # fmt: skip
     for col in ("", "total return", "CAGR", "Sharpe", "max drawdown", "PSR vs"):
         table.add_column(col, justify="right" if col else "left")
     for key in result.returns.columns:
-        row, psr = s[key], s["psr"].get(key)
+        row, psr = s.performance[key], s.psr.get(key)
         label = f"benchmark ({result.benchmark.ticker})" if key == "benchmark" else SHORT[key]
-        sharpe = "n/a" if row["sharpe"] != row["sharpe"] else f"{row['sharpe']:.2f}"
-        table.add_row(label, f"{row['total_return']:.2%}", f"{row['cagr']:.2%}", sharpe,
-                      f"{row['max_drawdown']:.2%}", "" if psr is None else f"{psr:.2f}")  # fmt: skip
+        sharpe = "n/a" if row.sharpe != row.sharpe else f"{row.sharpe:.2f}"
+        table.add_row(label, f"{row.total_return:.2%}", f"{row.cagr:.2%}", sharpe,
+                      f"{row.max_drawdown:.2%}", "" if psr is None else f"{psr:.2f}")  # fmt: skip
     console.out.print(table)
-    words = strategy_verdict(s["strategy"]["sharpe"], s["equal_weight"]["sharpe"], s["psr"]["equal_weight"],
-                             result.config.run.strategy.name).replace("buy-and-hold", "equal-weight buy-and-hold")
-    act = s["activity"]["strategy"]
-    console.say(f"trades (fills): {s['trades']}, turnover {act['turnover_per_year']:.0%} a year, costs paid "
-                f"{act['costs_fraction']:.2%} of the starting cash; {words}")  # fmt: skip
-    console.say(f"tickers: {s['tickers']} traded, {s['left_out']} left out; forecasts of {s['forecasts_from_cache']}"
-                " from the cache")
+    words = strategy_verdict(s.performance["strategy"].sharpe, s.performance["equal_weight"].sharpe,
+                             s.psr["equal_weight"], result.config.run.strategy.name
+                             ).replace("buy-and-hold", "equal-weight buy-and-hold")  # fmt: skip
+    act = s.activity["strategy"]
+    console.say(f"trades (fills): {s.trades}, turnover {act.turnover_per_year:.0%} a year, costs paid "
+                f"{act.costs_fraction:.2%} of the starting cash; {words}")  # fmt: skip
+    console.say(f"tickers: {cover.tickers} traded, {cover.left_out} left out; forecasts of "
+                f"{cover.forecasts_from_cache} from the cache")
     if report is not None:
         console.say(f"report: {report}")
     console.say(f"done in {seconds:.1f} s")
 
 
-def portfolio_signal_command(
-    tickers: Tickers = None, tickers_file: TickersFile = None, universe: UniverseOpt = None, as_of: AsOf = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
-    hold: Annotated[str | None, typer.Option(help="Names held now, comma-separated (each at its equal target "
-                                                  "weight). [default: none]")] = None,
-    strategy: Annotated[str, typer.Option(help="A portfolio strategy.")] = "topk-strategy",
-    k: K = None, weighting: Weighting = None, n_drop: NDrop = None, max_turnover: MaxTurnover = None,
-    config: Config = None, source: Source = None, model: Model = None, param: Param = None,
-    strategy_param: StrategyParam = None, seed: Seed = None,
-    seeds: Seeds = None, lookback: Lookback = None, train_days: TrainDays = None, window: Window = None,
-    epochs: Epochs = None, batch_size: BatchSize = None, learning_rate: LearningRate = None,
-    threshold: Threshold = None, size: PortfolioSize = None,
-) -> None:  # fmt: skip
+def signal_ranking(options: dict[str, Any], selection: TickerSelection, strategy: str) -> None:
     """Today's ranking of the universe, each predicted return, and the target weights for the next open."""
     from ..data import parse_tickers
     from ..portfolio.signal import portfolio_signal
 
-    check_strategy(strategy)
-    resolved, _ = portfolio_config(locals())
-    held = parse_tickers(hold) if hold else ()
+    resolved, _ = portfolio_config(options, selection, strategy)
+    held = parse_tickers(options["hold"]) if options.get("hold") else ()
     weight = resolved.run.strategy.size / resolved.topk.k
     s = portfolio_signal(resolved, holdings={t: weight for t in held}, notify=console.notice)
-    if as_json:
+    if options.get("as_json"):
         import json
 
         console.out.print_json(json.dumps(s))
         return
     targets = ", ".join(f"{t} {w:.1%}" for t, w in s["targets"].items()) or "none (all cash)"
-    console.say(f"{resolved.run.data.ticker} {s['strategy']} ({s['model']}): targets for the next open after "
+    console.say(f"{resolved.name} {s['strategy']} ({s['model']}): targets for the next open after "
                 f"{s['data_through']}: {targets}; cash {s['cash']:.1%}")  # fmt: skip
     for r in s["ranking"][: max(10, resolved.topk.k)]:
         predicted = "n/a" if r["predicted_return"] is None else f"{r['predicted_return']:+.3%}"

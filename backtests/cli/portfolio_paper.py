@@ -1,69 +1,33 @@
-"""``bt paper start NAME --strategy topk-strategy --universe ...`` and how ``bt paper step``, ``replay`` and
-``status`` print a portfolio's days and account: thin over ``backtests.paper``.
+"""The portfolio side of ``bt paper start`` (a ranking strategy: ``--strategy topk-strategy --universe ...``),
+and how ``bt paper step``, ``replay`` and ``status`` print a portfolio's days and account: thin over
+``backtests.paper``.
 
-``app`` routes a ``bt paper start`` that names a universe (or topk-strategy) here; ``bt paper step`` and
-the others call the one paper library, which opens the experiment as its ledger says, and print with
-``print_day`` and ``print_status`` when the experiment trades a portfolio.
+``bt paper start`` comes here (``start``) when ``backtests.selection.route`` finds a ranking strategy;
+``bt paper step`` and the others call the one paper library, which opens the experiment as its ledger
+says, and print with ``print_day``, ``print_replayed`` and ``print_status`` when it trades a portfolio.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from . import console
-from .options import (
-    BatchSize,
-    Benchmark,
-    Cash,
-    Commission,
-    Config,
-    Epochs,
-    LearningRate,
-    Lookback,
-    Model,
-    Param,
-    RetrainEvery,
-    Seed,
-    Seeds,
-    Slippage,
-    StrategyParam,
-    Threshold,
-    TrainDays,
-    WarmEpochs,
-    WarmStart,
-    Window,
-)  # fmt: skip
-from .portfolio import K, MaxTurnover, NDrop, PortfolioSize, Weighting, check_strategy, portfolio_config
-from .sweep import AsOf, Tickers, TickersFile, UniverseOpt
+from .portfolio import portfolio_config
+
+if TYPE_CHECKING:
+    from ..selection import TickerSelection
 
 PAPER_DEFAULTS = {"data": {"source": "yahoo"}}  # as `bt paper start`: fresh data, the cache offline
 
 
-def paper_start_portfolio_command(
-    name: Annotated[str, typer.Argument(help="Experiment name (letters, digits, '.', '_', '-').")],
-    tickers: Tickers = None, tickers_file: TickersFile = None, universe: UniverseOpt = None, as_of: AsOf = None,
-    strategy: Annotated[str, typer.Option(help="A portfolio strategy.")] = "topk-strategy",
-    k: K = None, weighting: Weighting = None, n_drop: NDrop = None, max_turnover: MaxTurnover = None,
-    config: Config = None,
-    source: Annotated[str | None, typer.Option(help="yahoo (fresh data; offline: cache, then bundled), auto, bundled. "
-                                                    "[default: yahoo]")] = None,
-    model: Model = None, param: Param = None,
-    strategy_param: StrategyParam = None, seed: Seed = None, seeds: Seeds = None, lookback: Lookback = None,
-    train_days: TrainDays = None, retrain_every: RetrainEvery = None, window: Window = None, epochs: Epochs = None,
-    warm_epochs: WarmEpochs = None, warm_start: WarmStart = None, batch_size: BatchSize = None,
-    learning_rate: LearningRate = None, threshold: Threshold = None, size: PortfolioSize = None, cash: Cash = None,
-    commission: Commission = None, slippage: Slippage = None, benchmark: Benchmark = None,
-) -> None:  # fmt: skip
+def start(name: str, options: dict[str, Any], selection: TickerSelection, strategy: str) -> None:
     """Create experiment NAME: a paper account trading the top k of a universe (a name that exists is refused)."""
     from ..paper import paper_dir, start_portfolio
 
-    check_strategy(strategy)
-    resolved, _ = portfolio_config(locals(), defaults=PAPER_DEFAULTS)
+    resolved, _ = portfolio_config(options, selection, strategy, defaults=PAPER_DEFAULTS)
     _, left = start_portfolio(name, resolved, notify=console.notice)
     kept = len(resolved.tickers) - len(left)
-    console.say(f"created paper experiment {name}: {resolved.run.data.ticker} {resolved.run.strategy.name} over "
+    console.say(f"created paper experiment {name}: {resolved.name} {resolved.run.strategy.name} over "
                 f"{kept} tickers (top {resolved.topk.k}), cash {resolved.run.broker.cash:,.2f}, in {paper_dir()}")
     if left:
         console.notice(f"left out for lack of data: {', '.join(left)}")

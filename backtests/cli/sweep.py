@@ -81,14 +81,20 @@ def sweep_command(
     commission: Commission = None, slippage: Slippage = None, benchmark: Benchmark = None,
 ) -> None:  # fmt: skip
     """Run STRATEGY over many tickers and a grid of settings on Dask; write results.csv and sweep.html."""
+    from ..errors import ConfigError
+    from ..selection import RANKING, TickerSelection, route
     from ..strategy_setup import choose
     from ..sweeps import ExecutorSpec, build_jobs, sweep
     from ..sweeps.plan import select_grid, select_tickers, sweep_table
 
+    if route(strategy, TickerSelection(), config_file=config).kind == RANKING:  # a sweep's job is one ticker
+        raise ConfigError(f"{strategy} ranks a universe in one run, and a sweep runs one ticker per job: use "
+                          f"`bt run {strategy} --universe U`, or sweep a single-ticker strategy.")  # fmt: skip
     table = sweep_table(config)
     chosen = select_tickers(tickers=tickers, tickers_file=tickers_file, universe_name=universe, as_of=as_of,
                             table=table, notify=console.notice)  # fmt: skip
-    base = build({**locals(), "ticker": chosen.tickers[0] if chosen.tickers else "SPY"}, ignore=("sweep",)).config
+    # The base is the first ticker's run (select_tickers never gives none); every job sets its own ticker.
+    base = build({**locals(), "ticker": chosen.tickers[0]}, ignore=("sweep",)).config
     jobs = build_jobs(base, chosen.tickers, select_grid(grid, table, str(config)), max_jobs=max_jobs)
     for settings in {job.config.strategy for job in jobs}:  # a setting the strategy does not take: one line now
         choose(settings)

@@ -107,9 +107,9 @@ def paper_run(name: str, *, folder: Path | None = None, notify: Notify | None = 
     returns, forecasts, (prices, bench) = _returns_and_forecasts(config, tables, notify)
     summary = summarise(returns, len(tables["fills"]), forecasts)
     describe = {"ticker": prices.ticker, "source": prices.source, "last_date": f"{prices.last_date:%Y-%m-%d}"}
-    meta = {"name": name, "config": exp["config"], "summary": summary, "data": describe,
+    meta = {"name": name, "config": exp["config"], "summary": summary.to_dict(), "data": describe,
             "benchmark": {"ticker": bench.ticker, "source": bench.source},
-            "period": {"first_day": summary["first_day"], "last_day": summary["last_day"]},
+            "period": {"first_day": summary.first_day, "last_day": summary.last_day},
             "versions": package_versions()}  # fmt: skip
     return SavedRun(Path("."), meta, returns, tables["fills"], forecasts, None, None), tables
 

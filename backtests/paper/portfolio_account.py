@@ -90,7 +90,7 @@ def paper_portfolio_run(name: str, *, folder: Path | None = None,
     runs = {"strategy": account, **run_rules(config, prices, forecasts, dates, member, names=COMPARISONS)}
     bench = benchmark_prices(config.run.data, notify=notify)
     returns, summary = compare(runs, benchmark_returns(bench, dates), prices, dates, config.run.broker.cash)
-    meta = {"name": name, "config": exp["config"], "summary": summary, "versions": package_versions(),
+    meta = {"name": name, "config": exp["config"], "summary": summary.to_dict(), "versions": package_versions(),
             "benchmark": {"ticker": bench.ticker, "source": bench.source}}  # fmt: skip
     return meta, {"returns": returns, "weights": account.weights.iloc[1:], **t}
 
@@ -135,7 +135,7 @@ def write_portfolio_paper_report(name: str, out: Path, *, folder: Path | None = 
     """report.html (the account against every comparison and the benchmark, holdings, fills, tearsheet), the
     ledger's tables, ``weights.csv`` and ``returns.csv`` (date x the account, each comparison and the benchmark)
     as CSV, written whole; an earlier report folder is replaced only with ``overwrite`` (and only bt's files)."""
-    from reports.portfolio_page import paper_portfolio_page
+    from reports.page import paper_portfolio_page
     from reports.tearsheet import write_tearsheet
 
     out = Path(out)

@@ -59,9 +59,10 @@ class TopkSettings:
 class PortfolioConfig:
     """A whole portfolio run: the run settings every ticker shares, the tickers, the rule.
 
-    ``run.data.ticker`` only names the portfolio (the universe, upper-cased); each ticker's
-    prices and forecasts use ``run`` with its own ticker (``ticker_run``). ``membership``: check
-    point-in-time S&P 500 membership day by day (universe sp500).
+    ``tickers`` (and ``universe``, ``as_of``) are what it runs over; each ticker's prices and forecasts use
+    ``run`` with its own ticker (``ticker_run``). ``run.data.ticker`` holds the portfolio's ``name`` only so
+    that run.json and paper experiments keep the key older readers expect; nothing decides by it.
+    ``membership``: check point-in-time S&P 500 membership day by day (universe sp500).
     """
 
     run: RunConfig
@@ -77,6 +78,11 @@ class PortfolioConfig:
         if self.run.strategy.allow_short:
             raise ConfigError(f"{STRATEGY} is long-only: drop --allow-short.")
         self.rule()
+
+    @property
+    def name(self) -> str:
+        """What the portfolio is called: its universe upper-cased (DOW30), or PORTFOLIO for a list of tickers."""
+        return portfolio_name(self.universe)
 
     def rule(self, *, thresholded: bool = True) -> TopkRule:
         """The top-k rule of this run; ``thresholded=False`` for a ranking score that is no predicted return."""
@@ -109,6 +115,11 @@ class PortfolioConfig:
             return cls(run, tuple(p["tickers"]), topk, p.get("universe"), as_of, bool(p.get("membership")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"the saved portfolio config cannot be read ({exc}).") from None
+
+
+def portfolio_name(universe: str | None) -> str:
+    """The name of a portfolio over ``universe`` (None: a list of tickers), as titles, folders and run.json show it."""
+    return universe.upper() if universe else "PORTFOLIO"
 
 
 def portfolio_table(path: Path | None) -> dict[str, Any]:

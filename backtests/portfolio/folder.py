@@ -5,7 +5,7 @@ day's starting cash: the daily equity paper trading reproduces), ``weights.csv``
 end-of-day weights), ``trades.csv`` (the strategy's fills with tickers), ``turnover.csv`` (date x
 rule), ``tickers.csv`` (each ticker's forecast accuracy, or why it was left out), ``forecasts.csv``
 (every ticker's walk-forward, long), ``run.json``, ``report.html`` and ``tearsheet.html``.
-``reports.portfolio_saved`` reads them back; ``bt report`` rebuilds the pages from them.
+``reports.saved`` reads them back; ``bt report`` rebuilds the pages from them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from reports.files import write_csv, write_json
-from reports.portfolio_saved import FORMAT, KIND
+from reports.saved import PORTFOLIO_FORMAT, PORTFOLIO_KIND
 
 from ..cache import code_version
 from ..outfolder import check_writable, staged
@@ -29,14 +29,15 @@ def run_metadata(result: Any) -> dict[str, Any]:
     """The contents of run.json: config, universe, period, provenance, versions and summary."""
     config, bench = result.config, result.benchmark
     return {
-        "kind": KIND, "format": FORMAT, "config": config.run.to_dict(), "portfolio": config.portfolio_dict(),
+        "kind": PORTFOLIO_KIND, "format": PORTFOLIO_FORMAT, "config": config.run.to_dict(),
+        "portfolio": config.portfolio_dict(),
         "universe": result.universe,
         "benchmark": {"ticker": bench.ticker, "source": bench.source, "fingerprint": bench.fingerprint},
         "data": {t: {"source": p.source, "first_date": f"{p.first_date:%Y-%m-%d}",
                      "last_date": f"{p.last_date:%Y-%m-%d}"} for t, p in result.prices.items()},
-        "period": {"first_day": result.summary["first_day"], "last_day": result.summary["last_day"]},
+        "period": {"first_day": result.summary.first_day, "last_day": result.summary.last_day},
         "code_version": code_version(config.run.forecast.model), "versions": package_versions(),
-        "summary": result.summary,
+        "summary": result.summary.to_dict(),
     }  # fmt: skip
 
 
@@ -65,13 +66,13 @@ def write_tables(result: Any, out: Path) -> list[str]:
 def write_portfolio_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False,
                         draw: Any = None) -> dict[str, Path]:  # fmt: skip
     """The whole run folder, staged and swapped in; an existing run is replaced only with ``overwrite``.
-    ``draw``: where the tearsheet is drawn meanwhile (see ``reports.portfolio_page.build_portfolio_report``)."""
+    ``draw``: where the tearsheet is drawn meanwhile (see ``reports.build.build_report``)."""
     check_writable(out, what="run folder", marker="run.json", overwrite=overwrite)
     with staged(out) as stage:
         names = write_tables(result, stage)
         if report:
-            from reports.portfolio_page import build_portfolio_report
+            from reports.build import build_report
 
-            build_portfolio_report(stage, draw=draw)
+            build_report(stage, draw=draw)
             names += ["report.html", "tearsheet.html"]
     return {name: out / name for name in names}

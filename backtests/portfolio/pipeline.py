@@ -41,7 +41,7 @@ class PortfolioRequest:
         if self.out is not None:
             return Path(self.out)
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-        return Path("runs") / f"{self.config.run.data.ticker}-{self.config.run.strategy.name}-{stamp}"
+        return Path("runs") / f"{self.config.name}-{self.config.run.strategy.name}-{stamp}"
 
     def check(self, out: Path) -> None:
         """Before any work: the run folder and the forecast cache can be written (one-line errors)."""

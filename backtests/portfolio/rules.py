@@ -19,7 +19,8 @@ import pandas as pd
 
 from forecasting.parallel import InProcess, Task
 from reports.evaluation import probabilistic_sharpe_ratio, sharpe_per_period
-from reports.metrics import TRADING_DAYS, performance
+from reports.metrics import TRADING_DAYS
+from reports.summaries import Activity, Performance, PortfolioSummary
 from strategies.topk import EqualWeight, TopkStrategy
 
 from ..config import BrokerConfig
@@ -106,7 +107,7 @@ def run_rules(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: 
 
 
 def compare(runs: dict[str, PortfolioBacktest], benchmark: pd.Series, prices: dict[str, PriceData],
-            dates: pd.DatetimeIndex, cash: float) -> tuple[pd.DataFrame, dict[str, Any]]:  # fmt: skip
+            dates: pd.DatetimeIndex, cash: float) -> tuple[pd.DataFrame, PortfolioSummary]:  # fmt: skip
     """Each run's daily returns (a column each, in ``runs``' order) beside ``benchmark``'s, and their summary:
     what ``bt run topk-strategy`` and a portfolio paper report both show, over the same ``dates``."""
     returns = pd.DataFrame({name: r.returns for name, r in runs.items()})
@@ -116,29 +117,28 @@ def compare(runs: dict[str, PortfolioBacktest], benchmark: pd.Series, prices: di
     return returns, summarise(returns, runs, opens, cash)
 
 
-def activity(run: PortfolioBacktest, opens: pd.DataFrame, cash: float) -> dict[str, float]:
+def activity(run: PortfolioBacktest, opens: pd.DataFrame, cash: float) -> Activity:
     """Fills, refused orders, annual turnover and the costs paid (money and fraction of the starting cash)."""
     costs = run.costs(opens)
     paid = costs["commission"] + costs["slippage"]
-    return {"fills": len(run.fills), "refused": run.refused,
-            "turnover_per_year": float(run.turnover().mean() * TRADING_DAYS), **costs, "costs": paid,
-            "costs_fraction": paid / cash}  # fmt: skip
+    return Activity(fills=len(run.fills), refused=run.refused,
+                    turnover_per_year=float(run.turnover().mean() * TRADING_DAYS), commission=costs["commission"],
+                    slippage=costs["slippage"], costs=paid, costs_fraction=paid / cash)  # fmt: skip
 
 
 def summarise(returns: pd.DataFrame, runs: dict[str, PortfolioBacktest], opens: pd.DataFrame,
-              cash: float) -> dict[str, Any]:  # fmt: skip
+              cash: float) -> PortfolioSummary:  # fmt: skip
     """Performance of every column, the strategy's PSR against zero and each comparison, activity and days."""
-    summary: dict[str, Any] = {col: performance(returns[col]) for col in returns}
     strategy = returns["strategy"]
-    summary["psr_vs_zero"] = probabilistic_sharpe_ratio(strategy, 0.0)
-    summary["psr"] = {col: probabilistic_sharpe_ratio(strategy, _sharpe_or_zero(returns[col]))
-                      for col in returns if col != "strategy"}  # fmt: skip
-    summary["activity"] = {name: activity(run, opens, cash) for name, run in runs.items()}
-    summary["trades"] = len(runs["strategy"].fills)
-    summary["first_day"] = f"{returns.index[0]:%Y-%m-%d}"
-    summary["last_day"] = f"{returns.index[-1]:%Y-%m-%d}"
-    summary["days"] = len(returns)
-    return summary
+    return PortfolioSummary(
+        performance={col: Performance.of(returns[col]) for col in returns},
+        psr_vs_zero=probabilistic_sharpe_ratio(strategy, 0.0),
+        psr={col: probabilistic_sharpe_ratio(strategy, _sharpe_or_zero(returns[col]))
+             for col in returns if col != "strategy"},
+        activity={name: activity(run, opens, cash) for name, run in runs.items()},
+        trades=len(runs["strategy"].fills), first_day=f"{returns.index[0]:%Y-%m-%d}",
+        last_day=f"{returns.index[-1]:%Y-%m-%d}", days=len(returns),
+    )  # fmt: skip
 
 
 def _sharpe_or_zero(returns: pd.Series) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecasting import resolve_period
 from reports.evaluation import forecast_metrics
+from reports.summaries import Coverage, PortfolioSummary
 
 from ..cache import ForecastCache
 from ..data import PriceData, benchmark_prices, benchmark_returns, load_prices, membership_mask
@@ -50,7 +51,7 @@ class PortfolioResult:
     runs: dict[str, PortfolioBacktest]
     returns: pd.DataFrame
     tickers: pd.DataFrame
-    summary: dict[str, Any]
+    summary: PortfolioSummary
 
     @property
     def strategy(self) -> PortfolioBacktest:
@@ -113,8 +114,9 @@ def run_portfolio(config: PortfolioConfig, *, universe: dict[str, Any] | None = 
     runs = bts.run_rules(config, used, forecasts, dates, member, executor=executor)
     bench = benchmark_prices(config.run.data, notify=notify)
     returns, summary = bts.compare(runs, benchmark_returns(bench, dates), used, dates, config.run.broker.cash)
-    summary.update(tickers=len(used), left_out=len(left), folds=max(f.folds for f in forecasts.values()),
-                   forecasts_from_cache=sum(f.cached for f in forecasts.values()))  # fmt: skip
+    summary = replace(summary, coverage=Coverage(tickers=len(used), left_out=len(left),
+                                                 folds=max(f.folds for f in forecasts.values()),
+                                                 forecasts_from_cache=sum(f.cached for f in forecasts.values())))
     table = ticker_table(config, forecasts, left, universe)
     return PortfolioResult(config, universe, used, bench, forecasts, runs, returns, table, summary)
 
@@ -125,9 +127,10 @@ def ticker_table(config: PortfolioConfig, forecasts: dict[str, TickerForecasts],
     rows = []
     for ticker, fc in sorted(forecasts.items()):
         m = forecast_metrics(fc.model)
-        rows.append({"ticker": ticker, "status": "used", "folds": fc.folds, "cache_hit": fc.cached,
-                     **{k: m[k] for k in ("rmse", "theils_u", "dm_stat", "dm_p_value", "directional_accuracy")},
-                     "naive_rmse": m["rmse"] / m["theils_u"] if m["theils_u"] else float("nan"), "n": m["n"]})
+        rows.append({"ticker": ticker, "status": "used", "folds": fc.folds, "cache_hit": fc.cached, "rmse": m.rmse,
+                     "theils_u": m.theils_u, "dm_stat": m.dm_stat, "dm_p_value": m.dm_p_value,
+                     "directional_accuracy": m.directional_accuracy,
+                     "naive_rmse": m.rmse / m.theils_u if m.theils_u else float("nan"), "n": m.n})  # fmt: skip
     for ticker, why in sorted(left.items()):
         rows.append({"ticker": ticker, "status": f"left out: {why}"})
     for ticker in (universe or {}).get("missing", []):

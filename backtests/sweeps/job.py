@@ -41,17 +41,21 @@ def _worker_name() -> str:
 
 def results_row(result: RunResult) -> dict[str, Any]:
     """The sweep's row of one run: forecast accuracy against naive, the strategy against buy-and-hold."""
-    s, nan = result.summary, math.nan
-    fm = forecast_metrics(result.forecasts) if result.forecasts is not None else {}
+    s = result.summary
+    strategy, hold = s.performance["strategy"], s.performance["buy_and_hold"]
+    accuracy = dict.fromkeys(("forecast_rmse", "naive_rmse", "theils_u", "dm_stat", "dm_p_value",
+                              "directional_accuracy"), math.nan)  # fmt: skip
+    if result.forecasts is not None and s.forecast is not None:
+        fm = forecast_metrics(result.forecasts)
+        accuracy = {"forecast_rmse": fm.rmse, "naive_rmse": s.forecast.naive_rmse, "theils_u": fm.theils_u,
+                    "dm_stat": fm.dm_stat, "dm_p_value": fm.dm_p_value,
+                    "directional_accuracy": fm.directional_accuracy}  # fmt: skip
     return {
-        "seeds": result.config.forecast.seeds,
-        "forecast_rmse": fm.get("rmse", nan), "naive_rmse": s.get("naive_rmse", nan),
-        "theils_u": fm.get("theils_u", nan), "dm_stat": fm.get("dm_stat", nan), "dm_p_value": fm.get("dm_p_value", nan),
-        "directional_accuracy": fm.get("directional_accuracy", nan),
-        "total_return": s["strategy"]["total_return"], "cagr": s["strategy"]["cagr"],
-        "sharpe": s["strategy"]["sharpe"], "max_drawdown": s["strategy"]["max_drawdown"], "trades": s["trades"],
-        "bh_total_return": s["buy_and_hold"]["total_return"], "bh_sharpe": s["buy_and_hold"]["sharpe"],
-        "psr_vs_buy_and_hold": s["psr_vs_buy_and_hold"], "cache_hit": result.forecasts_from_cache,
+        "seeds": result.config.forecast.seeds, **accuracy,
+        "total_return": strategy.total_return, "cagr": strategy.cagr, "sharpe": strategy.sharpe,
+        "max_drawdown": strategy.max_drawdown, "trades": s.trades, "bh_total_return": hold.total_return,
+        "bh_sharpe": hold.sharpe, "psr_vs_buy_and_hold": s.psr_vs_buy_and_hold,
+        "cache_hit": result.forecasts_from_cache,
     }  # fmt: skip
 
 

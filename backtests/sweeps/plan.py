@@ -92,7 +92,8 @@ def select_tickers(*, tickers: str | None, tickers_file: Path | None, universe_n
         return Selection(tuple(tickers_from_file(Path(tickers_file))), None)
     if tickers is not None:
         return Selection(tuple(parse_tickers(str(tickers))), None)
-    raise ConfigError("no tickers: pass --tickers, --tickers-file or --universe (or [sweep] tickers in --config).")
+    raise ConfigError("no tickers: pass --tickers, --tickers-file or --universe (or tickers in the [sweep] or "
+                      "[portfolio] table of --config).")
 
 
 def select_grid(options: list[str] | None, table: dict[str, Any], where: str) -> Grid:
