@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -47,7 +47,7 @@ from .portfolio import RULE_OPTIONS, K, MaxTurnover, NDrop, PortfolioSize, Weigh
 from .sweep import AsOf, Tickers, TickersFile, UniverseOpt
 
 if TYPE_CHECKING:
-    from ..paper import Advance, DayReport
+    from ..paper import Advance
 
 paper_app = typer.Typer(
     help="Paper trading: a simulated account stepped day by day with the backtest's own logic.",
@@ -107,8 +107,6 @@ def step_command(
     """Advance NAME through one trading day: fill yesterday's order at the open, retrain if due, decide."""
     from .. import paper
 
-    if portfolio_paper.is_portfolio_experiment(name):
-        return portfolio_paper.step(name, parse_date(date, "--date"))
     result = paper.step(name, date=parse_date(date, "--date"), notify=console.notice,
                         on_day=lambda done, total, report: _print_day(report))  # fmt: skip
     if not result.days:
@@ -129,14 +127,12 @@ def replay_command(
                         console=console.err)  # fmt: skip
     task = progress.add_task("days", total=None)
 
-    def on_day(done: int, total: int, report: DayReport) -> None:
+    def on_day(done: int, total: int, report: object) -> None:
         if done == 1:
             progress.start()
         progress.update(task, total=total, completed=done)
 
     try:
-        if portfolio_paper.is_portfolio_experiment(name):
-            return portfolio_paper.replay(name, parse_date(start, "--start"), parse_date(end, "--end"), on_day)
         result = paper.replay(name, start=parse_date(start, "--start"), end=parse_date(end, "--end"),
                               notify=console.notice, on_day=on_day)  # fmt: skip
     finally:
@@ -144,6 +140,8 @@ def replay_command(
     if not result.days:
         _nothing(name, result)
         return
+    if not isinstance(result.days[-1], paper.DayReport):
+        return portfolio_paper.print_replayed(name, result.days)
     first, last = result.days[0], result.days[-1]
     fills = sum(r.fill is not None for r in result.days)
     _say(f"{name}: stepped {len(result.days)} days, {first.day.date:%Y-%m-%d} to {last.day.date:%Y-%m-%d}; "
@@ -151,13 +149,19 @@ def replay_command(
     _print_account(last)
 
 
-def _nothing(name: str, result: Advance) -> None:
+def _nothing(name: str, result: Advance[Any]) -> None:
     through = "no day yet" if result.stepped_through is None else f"{result.stepped_through:%Y-%m-%d}"
-    _say(f"{name}: nothing to step; already stepped through {through} and the data ({result.source}) ends "
+    data = "the data" if result.source is None else f"the data ({result.source})"
+    _say(f"{name}: nothing to step; already stepped through {through} and {data} ends "
                f"on {result.data_end:%Y-%m-%d}. Nothing was changed.")  # fmt: skip
 
 
-def _print_day(r: DayReport) -> None:
+def _print_day(r: Any) -> None:
+    """One stepped day, of one ticker or (``portfolio_paper.print_day``) of a portfolio."""
+    from ..paper import DayReport
+
+    if not isinstance(r, DayReport):
+        return portfolio_paper.print_day(r)
     head = f"{r.name} {r.day.date:%Y-%m-%d} (day {r.day.step})"
     if r.fill is not None:
         f = r.fill
@@ -182,7 +186,7 @@ def _print_day(r: DayReport) -> None:
     _print_account(r)
 
 
-def _print_account(r: DayReport) -> None:
+def _print_account(r: Any) -> None:
     _say(f"  equity {r.day.equity:,.2f} ({r.day.equity / r.start_cash - 1:+.2%}), cash {r.day.cash:,.2f}, "
                f"position {r.day.size} {r.ticker}")  # fmt: skip
 
@@ -192,12 +196,13 @@ def status_command(name: Name, as_json: Json = False) -> None:
     """The account, queued order, last forecast and model version of NAME."""
     from .. import paper
 
-    if portfolio_paper.is_portfolio_experiment(name):
-        return portfolio_paper.status(name, as_json)
+    portfolio = paper.is_portfolio_experiment(name)  # the ledger says; the account's words differ
     info = paper.status(name)
     if as_json:
         console.out.print_json(json.dumps(info, default=str))
         return
+    if portfolio:
+        return portfolio_paper.print_status(info)
     _say(f"{info['name']}: {info['ticker']} {info['strategy']} ({info['model']}), {info['days']} days stepped"
                + (f" through {info['last_date']}" if info["last_date"] else ""))  # fmt: skip
     _say(f"  equity {info['equity']:,.2f} ({info['total_return']:+.2%}), cash {info['cash']:,.2f}, "
@@ -242,8 +247,6 @@ def report_command(
     from .. import paper
 
     folder = out or Path("runs") / f"paper-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    if portfolio_paper.is_portfolio_experiment(name):
-        return portfolio_paper.report(name, folder, overwrite=overwrite)
     paths = paper.write_report(name, folder, notify=console.notice, overwrite=overwrite)
     _say(f"report: {paths['report.html']}")
     _say(f"orders: {paths['orders.csv']}  fills: {paths['fills.csv']}")

@@ -1,14 +1,14 @@
 """The portfolio side of ``bt paper start`` (a ranking strategy: ``--strategy topk-strategy --universe ...``),
-``step``, ``replay``, ``status`` and ``report``: thin bodies over ``backtests.portfolio.paper``.
+and how ``bt paper step``, ``replay`` and ``status`` print a portfolio's days and account: thin over
+``backtests.paper``.
 
-``bt paper start`` comes here when ``backtests.selection.route`` finds a ranking strategy; ``bt paper step``
-and the others look at the experiment and call the portfolio functions for a portfolio experiment.
+``bt paper start`` comes here (``start``) when ``backtests.selection.route`` finds a ranking strategy;
+``bt paper step`` and the others call the one paper library, which opens the experiment as its ledger
+says, and print with ``print_day``, ``print_replayed`` and ``print_status`` when it trades a portfolio.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import console
@@ -22,8 +22,7 @@ PAPER_DEFAULTS = {"data": {"source": "yahoo"}}  # as `bt paper start`: fresh dat
 
 def start(name: str, options: dict[str, Any], selection: TickerSelection, strategy: str) -> None:
     """Create experiment NAME: a paper account trading the top k of a universe (a name that exists is refused)."""
-    from ..paper import paper_dir
-    from ..portfolio.paper import start_portfolio
+    from ..paper import paper_dir, start_portfolio
 
     resolved, _ = portfolio_config(options, selection, strategy, defaults=PAPER_DEFAULTS)
     _, left = start_portfolio(name, resolved, notify=console.notice)
@@ -33,52 +32,6 @@ def start(name: str, options: dict[str, Any], selection: TickerSelection, strate
     if left:
         console.notice(f"left out for lack of data: {', '.join(left)}")
     console.say(f"next: bt paper step {name}   or   bt paper replay {name} --start YYYY-MM-DD")
-
-
-def is_portfolio_experiment(name: str) -> bool:
-    """Whether experiment ``name`` exists and trades a portfolio (False when there is no ledger or no such name)."""
-    from ..errors import BtError
-    from ..paper import paper_dir
-    from ..paper.ledger import Ledger
-    from ..portfolio.config import is_portfolio
-
-    if not (paper_dir() / "paper.db").exists():
-        return False
-    try:
-        with Ledger(paper_dir()) as ledger:
-            return is_portfolio(ledger.experiment(name)["config"])
-    except BtError:
-        return False  # the single-ticker command reports it, in its words
-
-
-def step(name: str, date: Any) -> None:
-    """``bt paper step`` of a portfolio experiment."""
-    from ..portfolio.paper import step_portfolio
-
-    result = step_portfolio(name, date=date, notify=console.notice, on_day=lambda d, t, report: print_day(report))
-    if not result.days:
-        _nothing(name, result)
-
-
-def replay(name: str, start: Any, end: Any, on_day: Any) -> None:
-    """``bt paper replay`` of a portfolio experiment (``on_day`` drives the progress bar)."""
-    from ..portfolio.paper import replay_portfolio
-
-    result = replay_portfolio(name, start=start, end=end, notify=console.notice, on_day=on_day)
-    if not result.days:
-        _nothing(name, result)
-        return
-    first, last = result.days[0], result.days[-1]
-    fills = sum(len(r.fills) for r in result.days)
-    console.say(f"{name}: stepped {len(result.days)} days, {first.date:%Y-%m-%d} to {last.date:%Y-%m-%d}; "
-                f"{fills} fills")  # fmt: skip
-    _account(last)
-
-
-def _nothing(name: str, result: Any) -> None:
-    through = "no day yet" if result.stepped_through is None else f"{result.stepped_through:%Y-%m-%d}"
-    console.say(f"{name}: nothing to step; already stepped through {through} and the data ends on "
-                f"{result.data_end:%Y-%m-%d}. Nothing was changed.")  # fmt: skip
 
 
 def print_day(r: Any) -> None:
@@ -105,14 +58,8 @@ def _account(r: Any) -> None:
     console.say(f"  equity {r.equity:,.2f} ({r.equity / r.start_cash - 1:+.2%}), cash {r.cash:,.2f}")
 
 
-def status(name: str, as_json: bool) -> None:
-    """``bt paper status`` of a portfolio experiment."""
-    from ..portfolio.paper_account import portfolio_status
-
-    info = portfolio_status(name)
-    if as_json:
-        console.out.print_json(json.dumps(info, default=str))
-        return
+def print_status(info: dict[str, Any]) -> None:
+    """``bt paper status`` of a portfolio experiment, in words."""
     through = f" through {info['last_date']}" if info["last_date"] else ""
     console.say(f"{info['name']}: {info['universe']} {info['strategy']} ({info['model']}, top {info['k']} of "
                 f"{len(info['tickers'])}), {info['days']} days stepped{through}")  # fmt: skip
@@ -126,10 +73,9 @@ def status(name: str, as_json: bool) -> None:
         console.say(f"  models v{info['model_version']['version']} trained {info['model_version']['date']}")
 
 
-def report(name: str, out: Path, *, overwrite: bool = False) -> None:
-    """``bt paper report`` of a portfolio experiment (an earlier report in ``out`` replaced only with ``overwrite``)."""
-    from ..portfolio.paper_account import write_portfolio_paper_report
-
-    paths = write_portfolio_paper_report(name, out, notify=console.notice, overwrite=overwrite)
-    console.say(f"report: {paths['report.html']}")
-    console.say(f"orders: {paths['orders.csv']}  fills: {paths['fills.csv']}")
+def print_replayed(name: str, days: list[Any]) -> None:
+    """The end of ``bt paper replay`` of a portfolio: the days stepped, the fills and the account."""
+    first, last = days[0], days[-1]
+    fills = sum(len(r.fills) for r in days)
+    console.say(f"{name}: stepped {len(days)} days, {first.date:%Y-%m-%d} to {last.date:%Y-%m-%d}; {fills} fills")
+    _account(last)

@@ -1,8 +1,7 @@
-"""Reading a paper experiment: the list, one experiment's status, and its report folder."""
+"""Reading a paper experiment, one ticker or a portfolio: the list, one experiment's status, its report folder."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,13 @@ from strategies.classic import BuyAndHold
 from ..config import RunConfig
 from ..data import benchmark_prices, benchmark_returns, ticker_prices
 from ..engine import run_backtest
-from ..errors import DataError
 from ..outfolder import check_writable, staged
 from ..runfolder import package_versions
 from ..runner import summarise
+from .experiment import REPORT_DAYS, Notify, experiment_tables, is_portfolio_experiment
 from .ledger import Ledger, paper_dir
+from .portfolio_account import portfolio_status, write_portfolio_paper_report
 
-Notify = Callable[[str], None]
 
 def experiments(*, folder: Path | None = None) -> list[dict[str, Any]]:
     """One summary per experiment (name, ticker, strategy, days, last date, equity, return)."""
@@ -34,7 +33,10 @@ def experiments(*, folder: Path | None = None) -> list[dict[str, Any]]:
 
 
 def status(name: str, *, folder: Path | None = None) -> dict[str, Any]:
-    """The experiment's account, queued order, last forecast, model version, settings and verdicts."""
+    """The experiment's account, queued order, last forecast, model version, settings and verdicts (a portfolio's:
+    ``portfolio_account.portfolio_status``)."""
+    if is_portfolio_experiment(name, folder=folder):
+        return portfolio_status(name, folder=folder)
     with Ledger(Path(folder or paper_dir())) as ledger:
         exp = ledger.experiment(name)
         eid, out = exp["id"], _summary(ledger, exp)
@@ -47,7 +49,7 @@ def status(name: str, *, folder: Path | None = None) -> dict[str, Any]:
         out["model_version"] = None if model is None else {k: model[k] for k in ("version", "train_start", "train_end")}
         out["fills"] = len(ledger.table("fills", eid))
         out["config"] = exp["config"]
-    out["verdicts"] = verdicts(paper_run(name, folder=folder)[0]) if out["days"] >= 3 else []
+    out["verdicts"] = verdicts(paper_run(name, folder=folder)[0]) if out["days"] >= REPORT_DAYS else []
     return out
 
 
@@ -56,7 +58,7 @@ def _summary(ledger: Ledger, exp: dict[str, Any]) -> dict[str, Any]:
     cash0 = config["broker"]["cash"]
     base = {"name": exp["name"], "ticker": config["data"]["ticker"], "strategy": config["strategy"]["name"],
             "model": config["forecast"]["model"], "created": exp["created"], "start_cash": cash0}  # fmt: skip
-    if "portfolio" in config:  # many tickers: the account from its days, the position as names held
+    if exp["portfolio"]:  # many tickers: the account from its days, the position as names held
         row = ledger.last_account(exp["id"])
         if row is not None:
             held = ledger.positions_at(exp["id"], pd.Timestamp(row["date"]))
@@ -98,17 +100,9 @@ def _returns_and_forecasts(config: RunConfig, tables: dict[str, pd.DataFrame],
     return returns, (table if len(table) >= 3 else None), (prices, bench)
 
 
-TABLES = ("days", "positions", "orders", "fills", "forecasts", "models")
-
-
 def paper_run(name: str, *, folder: Path | None = None, notify: Notify | None = None) -> tuple[SavedRun, dict]:
     """The experiment as a saved run: returns, fills, forecasts and a summary like ``bt run``'s, and its tables."""
-    with Ledger(Path(folder or paper_dir())) as ledger:
-        exp = ledger.experiment(name)
-        tables = {t: ledger.table(t, exp["id"]) for t in TABLES}
-    if len(tables["days"]) < 3:
-        n = len(tables["days"])
-        raise DataError(f"{name} has {n} stepped days; a report needs at least 3 (step or replay more)")
+    exp, tables = experiment_tables(name, folder=folder, report=True)
     config = RunConfig.from_dict(exp["config"])
     returns, forecasts, (prices, bench) = _returns_and_forecasts(config, tables, notify)
     summary = summarise(returns, len(tables["fills"]), forecasts)
@@ -136,10 +130,13 @@ def write_report(name: str, out: Path, *, folder: Path | None = None, notify: No
     """report.html (the headline of ``bt run``'s report, equity, fills, tearsheet) and the ledger's tables as CSV.
 
     An earlier report folder is replaced only with ``overwrite``, and only when it holds nothing bt did not write.
+    A portfolio's report is ``portfolio_account.write_portfolio_paper_report``'s.
     """
     from reports.page import paper_page
     from reports.tearsheet import write_tearsheet
 
+    if is_portfolio_experiment(name, folder=folder):
+        return write_portfolio_paper_report(name, out, folder=folder, notify=notify, overwrite=overwrite)
     out = Path(out)
     check_writable(out, what="report folder", marker="report.html", overwrite=overwrite)
     run, tables = paper_run(name, folder=folder, notify=notify)

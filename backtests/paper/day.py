@@ -8,6 +8,13 @@ unchanged (same size, created at the same close); on the last, backtrader's brok
 (slippage capped by the bar's range, commission on the slipped price), and then the
 strategy's own ``next()`` decides and sizes the next order from the close. So every rule
 of the fill model is backtrader's, executed on the same numbers as in ``bt run``.
+
+``trade_portfolio_day`` is the same day for a portfolio (``bt run topk-strategy``): one
+``PortfolioData`` feed per ticker, yesterday's bar and today's; on yesterday's the queued orders are
+submitted again, unchanged and in the order they were placed (sells, then buys); on today's the
+broker fills them at the open and ``TopkStrategy.next`` decides from the close. Both resume the one
+``ResumedBroker``, which sets a position up for every feed in feed order, as ``bt run``'s first
+decision leaves them, so the account's value is summed in the same order as there.
 """
 
 from __future__ import annotations
@@ -21,34 +28,43 @@ import backtrader as bt
 import pandas as pd
 
 from strategies.feeds import ForecastData
+from strategies.topk import PortfolioData, TopkStrategy
 
 from ..config import BrokerConfig
 from ..engine import EquityRecorder, FillRecorder, make_cerebro
+from ..portfolio.engine import TickerFills
 from .ledger import Day, Order
 
+Holdings = dict[str, tuple[int, float]]  # feed name -> (size, average price)
 
-class _ResumedBroker(bt.brokers.BackBroker):
-    """The engine's broker, starting from a saved cash balance and position instead of flat."""
 
-    def resume(self, data: bt.AbstractDataBase, day: Day) -> None:
-        self.p.cash = day.cash  # init() starts from p.cash
-        self._resume = (data, day)
+class ResumedBroker(bt.brokers.BackBroker):
+    """The engine's broker, starting from a saved cash balance and positions instead of flat: the one broker of
+    every paper day, one ticker or many."""
+
+    def resume(self, datas: list[bt.AbstractDataBase], cash: float, held: Holdings, since: pd.Timestamp) -> None:
+        """Start from ``cash`` and ``held`` (by feed name) at the close of ``since``, the last stepped day."""
+        self.p.cash = cash  # init() starts from p.cash
+        self.resumed = (datas, held, since.to_pydatetime())
 
     def start(self) -> None:
         super().start()
-        data, day = self._resume
-        if day.size:
-            position = bt.Position(day.size, day.price)
-            position.datetime = day.date.to_pydatetime()  # last update: where short-interest accrual starts
+        datas, held, since = self.resumed
+        for data in datas:  # every feed, in feed order: the order the account's value is summed in
+            size, price = held.get(data._name, (0, 0.0))
+            position = bt.Position(size, price)
+            if size:
+                position.datetime = since  # last update: where short-interest accrual starts
             self.positions[data] = position
 
 
-def _resumed(broker: bt.brokers.BackBroker, data: bt.AbstractDataBase, day: Day) -> _ResumedBroker:
-    """A copy of ``broker`` (parameters, commission scheme) resumed at ``day``'s close."""
-    copy = _ResumedBroker(**broker.p._getkwargs())
-    copy.comminfo = dict(broker.comminfo)
-    copy.resume(data, day)
-    return copy
+def resume_broker(cerebro: bt.Cerebro, datas: list[bt.AbstractDataBase], cash: float, held: Holdings,
+                  since: pd.Timestamp) -> None:  # fmt: skip
+    """Give ``cerebro`` a copy of its broker (parameters, commission scheme) resumed at ``since``'s close."""
+    resumed = ResumedBroker(**cerebro.broker.p._getkwargs())
+    resumed.comminfo = dict(cerebro.broker.comminfo)
+    resumed.resume(datas, cash, held, since)
+    cerebro.broker = resumed
 
 
 def warmup_bars(strategy: type) -> int:
@@ -68,14 +84,18 @@ def warmup_bars(strategy: type) -> int:
 
 
 def _before_last(self: bt.Strategy) -> None:
-    """On the bar before the last, resubmit the queued order; earlier (warm-up) bars only feed indicators."""
+    """On the bar before the last, resubmit the queued orders ((feed name, signed size), in the order they were
+    placed); earlier (warm-up) bars only feed indicators."""
     if len(self) == self.data.buflen() - 1 and self.p.queued:
-        (self.buy if self.p.queued > 0 else self.sell)(size=abs(self.p.queued))
+        feeds = {d._name: d for d in self.datas}
+        for name, size in self.p.queued:
+            (self.buy if size > 0 else self.sell)(data=feeds[name], size=abs(size))
 
 
 @functools.cache
 def paper_strategy(strategy: type[bt.Strategy]) -> type[bt.Strategy]:
-    """``strategy`` with one change: before the last bar it only resubmits the queued order.
+    """``strategy`` with one change: before the last bar it only resubmits the queued orders (one ticker's
+    strategy and a portfolio's alike).
 
     Backtrader calls ``prenext`` while the indicators warm up, ``nextstart`` once on the bar
     where they are first ready, then ``next``; all three are wrapped, so whichever of them falls
@@ -96,7 +116,7 @@ def paper_strategy(strategy: type[bt.Strategy]) -> type[bt.Strategy]:
         wrapped.__name__ = method
         return wrapped
 
-    namespace = {"params": (("queued", 0),), **{m: wrap(m) for m in ("prenext", "nextstart", "next")}}
+    namespace = {"params": (("queued", ()),), **{m: wrap(m) for m in ("prenext", "nextstart", "next")}}
     return type(f"Paper{strategy.__name__}", (strategy,), namespace)
 
 
@@ -122,19 +142,10 @@ def trade_day(
     queued: Order | None,
 ) -> DayOutcome:
     """Fill yesterday's order and decide today's; ``bars`` is [warm-up..., yesterday,] today with a forecast column."""
-    cerebro = make_cerebro(broker)
     feed = ForecastData(dataname=bars)
-    cerebro.adddata(feed)
-    if last is not None:
-        cerebro.broker = _resumed(cerebro.broker, feed, last)
-    # A class is hashable; mypy reads type[Any] (backtrader has no types) as not Hashable.
-    paper = paper_strategy(strategy)  # type: ignore[arg-type]
-    cerebro.addstrategy(paper, queued=0 if queued is None else queued.size, **params)
-    cerebro.addanalyzer(EquityRecorder, _name="equity")
-    cerebro.addanalyzer(FillRecorder, _name="fills")
-    # Bar by bar: backtrader's vectorised mode (runonce) fails on an indicator given fewer bars
-    # than its period, which a feed cut at the opening day can be; the values are the same.
-    (result,) = cerebro.run(runonce=False)
+    resume = None if last is None else (last.date, last.cash, {feed._name: (last.size, last.price)})
+    orders = () if queued is None else ((feed._name, queued.size),)
+    result = _run_day({feed._name: feed}, strategy, params, broker, resume, orders, FillRecorder)
     warmup = warmup_bars(strategy)
     if len(bars) >= warmup + 2 and result._paper_call != "next":  # a full feed, and no `next` as in `bt run`
         raise RuntimeError(f"{strategy.__name__}.warmup ({warmup}) is too small: after {len(bars)} bars (warmup + 2) "
@@ -158,3 +169,61 @@ def trade_day(
         fill=fills[0] if fills else None,
         new_order=int(pending[0].size) if pending else None,
     )
+
+
+@dataclass(frozen=True)
+class PortfolioDay:
+    """The account at today's close, what became of the queued orders, today's fills and new orders."""
+
+    cash: float
+    equity: float
+    held: Holdings
+    settled: list[str]  # per queued order, in order: "filled" or "rejected"
+    fills: list[tuple[int, dict[str, Any]]]  # (index of the queued order, fill)
+    new_orders: list[tuple[str, int]]  # (ticker, signed size), in the order placed
+    targets: dict[str, float]
+
+
+def trade_portfolio_day(frames: dict[str, pd.DataFrame], params: dict[str, Any], broker: BrokerConfig,
+                        last: tuple[pd.Timestamp, float] | None, held: Holdings,
+                        queued: list[tuple[str, int]]) -> PortfolioDay:  # fmt: skip
+    """Fill the queued orders at today's open and decide at its close; ``frames`` hold [yesterday,] today.
+
+    ``last``: the last stepped day and its cash; None when the account opens today (its first decision,
+    nothing held or queued).
+    """
+    feeds = {name: PortfolioData(dataname=frame) for name, frame in frames.items()}
+    resume = None if last is None else (last[0], last[1], held)
+    result = _run_day(feeds, TopkStrategy, params, broker, resume, tuple(queued), TickerFills)
+    orders = result.broker.orders
+    refs = {orders[i].ref: i for i in range(len(queued))}
+    settled = ["filled" if orders[i].status == bt.Order.Completed else "rejected" for i in range(len(queued))]
+    fills = [(refs[f.pop("ref")], f) for f in result.analyzers.fills.fills]
+    new = [(o.data._name, int(o.size)) for o in orders[len(queued) :] if o.alive()]
+    positions = {name: result.broker.getposition(d) for name, d in feeds.items()}
+    return PortfolioDay(float(result.broker.cash), float(result.analyzers.equity.values[-1][1]),
+                        {t: (int(p.size), float(p.price)) for t, p in positions.items() if p.size},
+                        settled, fills, new, result.decisions[-1][1] if result.decisions else {})  # fmt: skip
+
+
+def _run_day(feeds: dict[str, bt.AbstractDataBase], strategy: type[bt.Strategy], params: dict[str, Any],
+             broker: BrokerConfig, resume: tuple[pd.Timestamp, float, Holdings] | None,
+             queued: tuple[tuple[str, int], ...], fills: type[bt.Analyzer]) -> Any:  # fmt: skip
+    """One paper day in backtrader, one ticker or many: the engine's broker, resumed at the last stepped day's
+    close (``resume``: its date, cash and holdings) unless the account opens today, and ``paper_strategy``
+    resubmitting the ``queued`` orders on yesterday's bar; the strategy instance after the run."""
+    cerebro = make_cerebro(broker)
+    for name, feed in feeds.items():
+        cerebro.adddata(feed, name=name)
+    if resume is not None:
+        since, cash, held = resume
+        resume_broker(cerebro, list(feeds.values()), cash, held, since)
+    # A class is hashable; mypy reads type[Any] (backtrader has no types) as not Hashable.
+    paper = paper_strategy(strategy)  # type: ignore[arg-type]
+    cerebro.addstrategy(paper, queued=queued, **params)
+    cerebro.addanalyzer(EquityRecorder, _name="equity")
+    cerebro.addanalyzer(fills, _name="fills")
+    # Bar by bar: backtrader's vectorised mode (runonce) fails on an indicator given fewer bars
+    # than its period, which a feed cut at the opening day can be; the values are the same.
+    (result,) = cerebro.run(runonce=False)
+    return result

@@ -27,7 +27,7 @@ import sqlite3
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ _MAGIC = b"SQLite format 3\x00"
 
 
 Execute = Callable[..., sqlite3.Cursor]
+TABLES = ("days", "positions", "orders", "fills", "forecasts", "models")  # an experiment's rows, as reports show them
 
 
 class LedgerError(BtError):
@@ -81,20 +82,25 @@ class Order:
 
 @dataclass(frozen=True)
 class StepRecord:
-    """Everything one step adds to the ledger, written in one transaction."""
+    """Everything one step adds to the ledger, one ticker or many, written in one transaction (in this order:
+    model, forecasts, the queued orders settled, their fills, the day, its positions, the new orders)."""
 
     experiment_id: int
-    day: Day
-    ticker: str
-    settled: tuple[int, str] | None = None  # (order id, "filled" or "rejected")
-    fill: dict[str, Any] | None = None
-    new_order: tuple[int, float] | None = None  # (signed size, created price)
-    forecast: float | None = None
-    model_version: int | None = None
+    step: int
+    date: pd.Timestamp
+    close: float  # the day row's close: the ticker's (one ticker), the value held (a portfolio)
+    cash: float
+    equity: float
+    positions: list[tuple[str, int, float]]  # (ticker, size, average price) at the close
+    settled: list[tuple[int, str]] = field(default_factory=list)  # (order id, "filled" or "rejected")
+    fills: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (order id, fill)
+    new_orders: list[tuple[str, int, float]] = field(default_factory=list)  # (ticker, signed size, created price)
+    forecasts: list[tuple[str, float, float]] = field(default_factory=list)  # (ticker, forecast, close)
+    model_version: int | None = None  # the version the forecasts come from
     model: dict[str, Any] | None = None  # a new version's row, when the step retrained
 
     def __post_init__(self) -> None:
-        if self.fill is not None and self.settled is None:
+        if not {order for order, _ in self.fills} <= {order for order, _ in self.settled}:
             raise ValueError("a step's fill needs the order it settles")
 
 
@@ -104,6 +110,11 @@ def paper_dir() -> Path:
         return Path(os.environ["BT_PAPER_DIR"]).expanduser()
     xdg = Path(os.environ.get("XDG_DATA_HOME", ""))
     return (xdg if xdg.is_absolute() else Path.home() / ".local" / "share") / "bt-lstm" / "paper"
+
+
+def is_portfolio(config: dict[str, Any]) -> bool:
+    """Whether an experiment's stored config trades a portfolio (many tickers) rather than one ticker."""
+    return isinstance(config.get("portfolio"), dict)
 
 
 def _iso(date: pd.Timestamp) -> str:
@@ -247,16 +258,16 @@ class Ledger:
         return cursor.lastrowid
 
     def experiment(self, name: str) -> dict[str, Any]:
-        """The experiment called ``name`` (id, name, config as a dict, created)."""
+        """The experiment called ``name`` (id, name, config as a dict, created, and whether a portfolio)."""
         rows = self._rows("SELECT * FROM experiments WHERE name = ?", name)
         if not rows:
             known = ", ".join(r["name"] for r in self.experiments()) or "none"
             raise ExperimentError(f"no experiment {name!r} (experiments: {known}); create it with `bt paper start`")
-        return {**rows[0], "config": json.loads(rows[0]["config"])}
+        return _decoded(rows[0])
 
     def experiments(self) -> list[dict[str, Any]]:
         """Every experiment, oldest first."""
-        return [{**r, "config": json.loads(r["config"])} for r in self._rows("SELECT * FROM experiments ORDER BY id")]
+        return [_decoded(r) for r in self._rows("SELECT * FROM experiments ORDER BY id")]
 
     # State
 
@@ -309,7 +320,7 @@ class Ledger:
 
     def record_step(self, record: StepRecord) -> None:
         """Apply one step atomically; ExperimentError when it does not follow the last step."""
-        self.apply_step(record.experiment_id, record.day.step, record.day.date, lambda _: self._write_step(record))
+        self.apply_step(record.experiment_id, record.step, record.date, lambda _: self._write_step(record))
 
     def apply_step(self, eid: int, step: int, date: pd.Timestamp, write: Callable[[Execute], object]) -> None:
         """Run ``write`` (given the connection's ``execute``) as step ``step`` of experiment ``eid``: one transaction,
@@ -337,32 +348,35 @@ class Ledger:
                                   f"{last}; another process stepped this experiment, nothing was changed")  # fmt: skip
 
     def _write_step(self, r: StepRecord) -> None:
-        eid, day, date, run = r.experiment_id, r.day, _iso(r.day.date), self.conn.execute
+        eid, date, run = r.experiment_id, _iso(r.date), self.conn.execute
         if r.model is not None:
             m = r.model
             run("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (eid, m["version"], date, m["train_start"], m["train_end"], m["n_train"], m["epochs"],
                  m["val_loss"], m["seconds"], json.dumps(m["files"])))  # fmt: skip
-        if r.forecast is not None:
+        for ticker, forecast, close in r.forecasts:
             run("INSERT INTO forecasts (experiment_id, origin_date, forecast, close, model_version, ticker) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (eid, date, r.forecast, day.close, r.model_version, r.ticker))
-        if r.settled is not None:
-            order_id, status = r.settled
+                "VALUES (?, ?, ?, ?, ?, ?)", (eid, date, forecast, close, r.model_version, ticker))  # fmt: skip
+        for order_id, status in r.settled:
             done = run("UPDATE orders SET status = ? WHERE id = ? AND experiment_id = ? AND status = 'queued'",
                        (status, order_id, eid)).rowcount  # fmt: skip
             if done != 1:
                 raise ExperimentError(f"order {order_id} is not queued any more; another process stepped this day")
-            if r.fill is not None:
-                f = r.fill
-                run("INSERT INTO fills (order_id, experiment_id, date, action, size, price, value, commission) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (order_id, eid, _iso(f["date"]), f["action"], int(f["size"]),
-                                                        f["price"], f["value"], f["commission"]))  # fmt: skip
-        run("INSERT INTO days VALUES (?, ?, ?, ?, ?, ?)", (eid, day.step, date, day.close, day.cash, day.equity))
-        run("INSERT INTO positions VALUES (?, ?, ?, ?, ?)", (eid, date, r.ticker, day.size, day.price))
-        if r.new_order is not None:
-            size, price = r.new_order
+        for order_id, f in r.fills:
+            run("INSERT INTO fills (order_id, experiment_id, date, action, size, price, value, commission) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (order_id, eid, _iso(f["date"]), f["action"], int(f["size"]),
+                                                    f["price"], f["value"], f["commission"]))  # fmt: skip
+        run("INSERT INTO days VALUES (?, ?, ?, ?, ?, ?)", (eid, r.step, date, r.close, r.cash, r.equity))
+        for ticker, size, price in r.positions:
+            run("INSERT INTO positions VALUES (?, ?, ?, ?, ?)", (eid, date, ticker, size, price))
+        for ticker, size, price in r.new_orders:
             run("INSERT INTO orders (experiment_id, decision_date, size, created_price, status, ticker) "
-                "VALUES (?, ?, ?, ?, 'queued', ?)", (eid, date, size, price, r.ticker))  # fmt: skip
+                "VALUES (?, ?, ?, ?, 'queued', ?)", (eid, date, size, price, ticker))  # fmt: skip
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    config = json.loads(row["config"])
+    return {**row, "config": config, "portfolio": is_portfolio(config)}
 
 
 # Locks

@@ -122,11 +122,6 @@ def portfolio_name(universe: str | None) -> str:
     return universe.upper() if universe else "PORTFOLIO"
 
 
-def is_portfolio(values: dict[str, Any]) -> bool:
-    """Whether a stored config (a paper experiment's, a run.json's) is a portfolio's."""
-    return isinstance(values.get("portfolio"), dict)
-
-
 def portfolio_table(path: Path | None) -> dict[str, Any]:
     """The ``[portfolio]`` table of a TOML config file, or the ``portfolio`` of a run.json (empty when none)."""
     if path is None:

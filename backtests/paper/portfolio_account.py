@@ -1,4 +1,4 @@
-"""Reading a portfolio paper experiment: its status, and its report folder.
+"""Reading a portfolio paper experiment: its status, and its report folder (``account`` hands them over).
 
 The report compares the account with what ``bt run topk-strategy`` compares its strategy with, over exactly
 the account's days: the equal-weight buy-and-hold of its tickers (rebalanced monthly), the same top-k rule on
@@ -8,7 +8,6 @@ with the PSR of the account against each (``rules.compare``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +16,29 @@ import pandas as pd
 from reports.files import atomic_write_text, write_csv
 
 from ..data import PriceData, benchmark_prices, benchmark_returns, membership_mask
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..outfolder import check_writable, staged
-from ..paper.ledger import Ledger, paper_dir
+from ..portfolio.config import PortfolioConfig
+from ..portfolio.engine import FILL_COLUMNS, PortfolioBacktest
+from ..portfolio.forecasts import TickerForecasts, baseline_forecasts
+from ..portfolio.panel import ticker_frame
+from ..portfolio.rules import RULES, compare, run_rules
+from ..portfolio.runner import load_all
 from ..runfolder import package_versions
-from .config import PortfolioConfig, is_portfolio
-from .engine import FILL_COLUMNS, PortfolioBacktest
-from .forecasts import TickerForecasts, baseline_forecasts
-from .panel import ticker_frame
-from .rules import RULES, compare, run_rules
-from .runner import load_all
+from .experiment import Notify, experiment_tables
+from .ledger import TABLES
 
-TABLES = ("days", "positions", "orders", "fills", "forecasts", "models")
 DATED = ("weights", "returns")  # the report's tables indexed by date, beside the ledger's
 COMPARISONS = tuple(r for r in RULES if r != "strategy")  # the account itself is the strategy
-Notify = Callable[[str], None]
 
 
-def ledger_tables(name: str, folder: Path | None = None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """The experiment (refused unless a portfolio) and its ledger tables; fills carry their order's ticker."""
-    with Ledger(Path(folder or paper_dir())) as ledger:
-        exp = ledger.experiment(name)
-        if not is_portfolio(exp["config"]):
-            raise ConfigError(f"{name} trades one ticker, not a portfolio")
-        tables = {t: ledger.table(t, exp["id"]) for t in TABLES}
+def ledger_tables(name: str, folder: Path | None = None, *,
+                  report: bool = False) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:  # fmt: skip
+    """The experiment (refused unless a portfolio) and its ledger tables (``report``: as ``experiment_tables``);
+    fills carry their order's ticker."""
+    exp, tables = experiment_tables(name, folder=folder, report=report)
+    if not exp["portfolio"]:
+        raise ConfigError(f"{name} trades one ticker, not a portfolio")
     tickers = tables["orders"].set_index("id")["ticker"]
     fills = tables["fills"]
     fills.insert(3, "ticker", fills["order_id"].map(tickers).to_numpy() if len(fills) else [])
@@ -81,9 +79,7 @@ def paper_portfolio_run(name: str, *, folder: Path | None = None,
     """The account's returns beside those of the rules ``bt run topk-strategy`` compares with (``COMPARISONS``)
     and the benchmark's, all over the account's days; its end-of-day weights; a summary like ``bt run``'s (the
     PSR of the account against each); and its ledger tables."""
-    exp, t = ledger_tables(name, folder)
-    if len(t["days"]) < 3:
-        raise DataError(f"{name} has {len(t['days'])} stepped days; a report needs at least 3 (step or replay more)")
+    exp, t = ledger_tables(name, folder, report=True)
     config = PortfolioConfig.from_dict(exp["config"])
     dates = pd.DatetimeIndex(pd.to_datetime(t["days"]["date"]), name="date")
     loaded, _ = load_all(config, notify)
