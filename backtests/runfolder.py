@@ -64,7 +64,7 @@ def write_tables(result: Any, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     tables = {"forecasts.csv": result.forecasts, "folds.csv": result.folds, "baselines.csv": result.baselines,
-              "trades.csv": result.strategy.fills}  # fmt: skip
+              "trades.csv": result.strategy.trades}  # fmt: skip
     for name, table in tables.items():
         if table is not None:
             write_csv(table, out / name, index=False)

@@ -222,11 +222,11 @@ def run(
         fc = forecast(config, prices, cache=cache, on_fold=on_fold, executor=executor)
         frame = attach_forecasts(prices.frame, fc.forecasts)
     size = config.strategy.size
-    strategy = run_backtest(frame, chosen.cls, chosen.params, config.broker)
+    strategy = run_backtest({config.data.ticker: frame}, chosen.cls, chosen.params, config.broker)
     bench = benchmark_returns(benchmark, frame.index)
     if on_strategy is not None:
         on_strategy(_returns(strategy=strategy.returns, benchmark=bench))
-    hold = run_backtest(frame, BuyAndHold, {"size": size}, config.broker)
+    hold = run_backtest({config.data.ticker: frame}, BuyAndHold, {"size": size}, config.broker)
     returns = _returns(strategy=strategy.returns, buy_and_hold=hold.returns,
                        sma_cross=_sma_cross(frame, size, config).returns, benchmark=bench)  # fmt: skip
     summary = summarise(returns, len(strategy.fills), None if fc is None else fc.forecasts,
@@ -245,7 +245,7 @@ def _returns(**columns: pd.Series) -> pd.DataFrame:
 def _sma_cross(frame: pd.DataFrame, size: float, config: RunConfig) -> BacktestResult:
     """The SMA crossover over the same bars; over fewer bars than its slow average it never trades."""
     if len(frame) > declared(SmaCross)["slow"]:
-        return run_backtest(frame, SmaCross, {"size": size}, config.broker)
+        return run_backtest({config.data.ticker: frame}, SmaCross, {"size": size}, config.broker)
     flat = pd.Series(config.broker.cash, index=frame.index, name="equity")
     return BacktestResult(equity=flat, fills=pd.DataFrame(columns=FILL_COLUMNS))
 

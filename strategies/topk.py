@@ -65,6 +65,8 @@ class PortfolioData(FrameData):
 class RebalancingStrategy(bt.Strategy):
     """A strategy over many feeds (each named by its ticker) that trades to target weights of equity."""
 
+    feed = PortfolioData  # the feed class the engine gives it, one per ticker
+
     def weights_now(self) -> dict[str, float]:
         """The weight of each name held, at today's close (fractions of total equity)."""
         equity = self.broker.getvalue()

@@ -67,9 +67,9 @@ def test_a_backtest_on_either_feed_gives_the_same_fills_and_equity(aapl: pd.Data
     frame = aapl.loc["2019-01-02":"2021-12-31"].copy()
     frame["forecast"] = frame["close"].shift(-1) * 1.001  # a perfect-foresight toy: it trades often
     params = {"threshold": 0.0, "allow_short": True, "size": 0.9}
-    fast = run_backtest(frame, ForecastStrategy, params, BrokerConfig())
+    fast = run_backtest({"T": frame}, ForecastStrategy, params, BrokerConfig())
     monkeypatch.setattr(backtests.engine, "ForecastData", LoopForecastData)
-    loop = run_backtest(frame, ForecastStrategy, params, BrokerConfig())
+    loop = run_backtest({"T": frame}, ForecastStrategy, params, BrokerConfig())
     assert len(fast.fills) > 20
     pd.testing.assert_frame_equal(fast.fills, loop.fills, check_exact=True)
     pd.testing.assert_series_equal(fast.equity, loop.equity, check_exact=True)

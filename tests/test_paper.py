@@ -370,7 +370,7 @@ def test_start_status_list_report(paper_folder: Path, tmp_path: Path) -> None:
 
     msft = pd.read_csv(Path(__file__).parents[1] / "backtests" / "data" / "bundled" / "MSFT.csv", parse_dates=["date"],
                        index_col="date").loc["2024-12-31":"2025-03-31"]  # fmt: skip
-    backtest = run_backtest(msft, BuyAndHold, {"size": 0.95}, BrokerConfig())
+    backtest = run_backtest({"T": msft}, BuyAndHold, {"size": 0.95}, BrokerConfig())
     assert list(tables(paper_folder, "bh")["days"]["equity"]) == list(backtest.equity)
     code, out = invoke("paper", "status", "bh", "--json")
     status = json.loads(out)

@@ -87,7 +87,7 @@ def test_replay_trades_exactly_as_bt_run(parity: tuple[str, Path, Path]) -> None
     ledger = tables(folder, "ref")
     trades = pd.read_csv(out / "trades.csv")
     # The fills of `bt run`'s trades.csv, and the equity of the engine itself over the same bars.
-    backtest = run_backtest(aapl_bars(), CLASSES[strategy], {"size": 0.95}, BrokerConfig())
+    backtest = run_backtest({"T": aapl_bars()}, CLASSES[strategy], {"size": 0.95}, BrokerConfig())
     assert_trades_as_backtest(ledger, trades, backtest.equity)
     # ... and the daily returns `bt run` wrote are those of the ledger's equity, to the bit.
     returns = pd.read_csv(out / "returns.csv", index_col="date")["strategy"]
@@ -115,24 +115,22 @@ def _replay_in_process(folder: Path, strategy: str, start: str = START, end: str
 
 def test_without_the_warmup_bars_the_replay_diverges_from_bt_run(tmp_path: Path, monkeypatch) -> None:
     # The parity check above, on a replay whose days get no warm-up bars: it must fail.
-    from backtests.engine import FILL_COLUMNS
     from backtests.paper import session
 
-    backtest = run_backtest(aapl_bars(), SmaCross, {"size": 0.95}, BrokerConfig())
+    backtest = run_backtest({"T": aapl_bars()}, SmaCross, {"size": 0.95}, BrokerConfig())
     assert len(backtest.fills) >= 8
     monkeypatch.setattr(session, "warmup_bars", lambda strategy: 0)
     ledger = _replay_in_process(tmp_path, "sma-cross")
     with pytest.raises(AssertionError):
-        assert_trades_as_backtest(ledger, backtest.fills[FILL_COLUMNS], backtest.equity)
+        assert_trades_as_backtest(ledger, backtest.trades, backtest.equity)
     # The slow SMA never gets its 50 bars: no trade at all, the equity stays the cash.
     assert ledger["fills"].empty and set(ledger["days"]["equity"]) == {100_000.0}
 
 
 def test_the_same_comparison_passes_in_process_with_the_warmup(tmp_path: Path) -> None:
-    from backtests.engine import FILL_COLUMNS
 
-    backtest = run_backtest(aapl_bars(), SmaCross, {"size": 0.95}, BrokerConfig())
-    assert_trades_as_backtest(_replay_in_process(tmp_path, "sma-cross"), backtest.fills[FILL_COLUMNS],
+    backtest = run_backtest({"T": aapl_bars()}, SmaCross, {"size": 0.95}, BrokerConfig())
+    assert_trades_as_backtest(_replay_in_process(tmp_path, "sma-cross"), backtest.trades,
                               backtest.equity)  # fmt: skip
 
 
@@ -174,7 +172,7 @@ def test_each_day_the_strategy_gets_the_call_and_indicator_values_of_bt_run(aapl
 
     frame = aapl.iloc[:12].assign(forecast=math.nan)
     Probe.calls = []
-    run_backtest(frame, Probe, {}, BrokerConfig())
+    run_backtest({"T": frame}, Probe, {}, BrokerConfig())
     backtest, Probe.calls = Probe.calls, []
     assert [c[1] for c in backtest[:5]] == ["prenext", "prenext", "nextstart", "next", "next"]
     for p in range(len(frame)):  # each day alone, with the bars a paper step feeds it

@@ -196,7 +196,7 @@ def builtin_rule_trades(out: Path) -> pd.DataFrame:
     forecasts = pd.read_csv(out / "forecasts.csv", parse_dates=["target_date", "origin_date"])
     frame = attach_forecasts(load_prices("AAPL", source="bundled").frame, forecasts)
     params = {"threshold": 0.0, "allow_short": True, "size": 0.95}
-    return run_backtest(frame, ForecastStrategy, params, BrokerConfig()).fills
+    return run_backtest({"T": frame}, ForecastStrategy, params, BrokerConfig()).fills
 
 
 _MAIN = "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"

@@ -9,7 +9,7 @@ import pytest
 
 from backtests.config import BrokerConfig
 from backtests.data import load_prices, universe
-from backtests.portfolio.engine import run_portfolio_backtest
+from backtests.engine import run_backtest
 from backtests.portfolio.panel import calendar, momentum_scores, panel, volatility
 from reports.metrics import performance
 from strategies.topk import EqualWeight, TopkStrategy
@@ -42,7 +42,7 @@ def frames(scores: pd.DataFrame, member: pd.DataFrame, prices: pd.DataFrame | No
 
 
 def test_top_k_holds_exactly_the_expected_names_and_weights_each_day() -> None:
-    run = run_portfolio_backtest(frames(SCORES, MEMBER), TopkStrategy, {"k": 2, "size": 0.95}, FREE)
+    run = run_backtest(frames(SCORES, MEMBER), TopkStrategy, {"k": 2, "size": 0.95}, FREE)
     held = [set(row[row > 0].index) for _, row in run.weights.iterrows()]
     assert held == EXPECTED
     for _, row in run.weights.iterrows():
@@ -57,12 +57,12 @@ def test_top_k_holds_exactly_the_expected_names_and_weights_each_day() -> None:
 
 
 def test_dropout_and_inverse_volatility_in_the_backtest() -> None:
-    run = run_portfolio_backtest(frames(SCORES, MEMBER), TopkStrategy, {"k": 2, "size": 0.95, "n_drop": 0}, FREE)
+    run = run_backtest(frames(SCORES, MEMBER), TopkStrategy, {"k": 2, "size": 0.95, "n_drop": 0}, FREE)
     held = [set(row[row > 0].index) for _, row in run.weights.iterrows()]
     assert held[3] == {"A", "B"}  # n_drop 0: A stays although C ranks above it
     data = frames(SCORES, MEMBER)
     data["A"]["volatility"] = 0.01
-    run = run_portfolio_backtest(data, TopkStrategy, {"k": 2, "weighting": "inverse-volatility"}, FREE)
+    run = run_backtest(data, TopkStrategy, {"k": 2, "weighting": "inverse-volatility"}, FREE)
     weights = run.weights.iloc[1]
     assert weights["A"] == pytest.approx(0.95 * 2 / 3, abs=1e-3) and weights["B"] == pytest.approx(0.95 / 3, abs=1e-3)
 
@@ -75,14 +75,14 @@ def test_never_more_than_all_of_equity_on_random_prices_and_scores() -> None:
     scores = pd.DataFrame(rng.normal(0, 0.01, (120, 8)), index=dates, columns=names)
     member = pd.DataFrame(rng.random((120, 8)) > 0.1, index=dates, columns=names)
     for params in ({"k": 3, "size": 1.0}, {"k": 4, "max_turnover": 0.3, "size": 1.0}, {"k": 2, "n_drop": 1}):
-        run = run_portfolio_backtest(frames(scores, member, prices), TopkStrategy, params, BrokerConfig())
+        run = run_backtest(frames(scores, member, prices), TopkStrategy, params, BrokerConfig())
         assert (run.weights.sum(axis=1) <= 1.0 + 1e-9).all() and (run.weights >= 0).all().all()
         assert (run.weights.gt(0).sum(axis=1) <= params["k"]).all() or "max_turnover" in params
         assert all(max(sum(w for w in d.values() if w > 0), 0) <= 1.0 + 1e-12 for _, d in run.decisions)
 
 
 def test_equal_weight_holds_every_member_and_drops_a_leaver_at_once() -> None:
-    run = run_portfolio_backtest(frames(SCORES, MEMBER), EqualWeight, {"size": 0.95}, FREE)
+    run = run_backtest(frames(SCORES, MEMBER), EqualWeight, {"size": 0.95}, FREE)
     assert set(run.weights.iloc[1][run.weights.iloc[1] > 0].index) == set("ABCDE")
     assert run.weights.iloc[1]["A"] == pytest.approx(0.19)
     assert run.weights.iloc[6]["D"] == 0 and run.weights.iloc[5]["D"] > 0  # left on day 5, sold at day 6's open
@@ -110,7 +110,7 @@ def test_equal_weight_buy_and_hold_pinned_statistics() -> None:
     prices = {t: load_prices(t, source="bundled") for t in tickers}
     days = calendar(prices)
     dates = days[(days >= "2024-12-31") & (days <= "2025-06-30")]
-    run = run_portfolio_backtest(panel(prices, dates, {t: pd.Series(0.0, index=dates) for t in tickers}),
+    run = run_backtest(panel(prices, dates, {t: pd.Series(0.0, index=dates) for t in tickers}),
                                  EqualWeight, {"size": 0.95}, BrokerConfig())  # fmt: skip
     assert len(run.returns) == 122 and len(run.fills) == 126 and run.refused == 0
     assert run.fills["commission"].sum() == pytest.approx(58.02031661862147, rel=1e-12)

@@ -24,11 +24,11 @@ def test_every_builtin_strategy_keeps_the_contract(name: str) -> None:
     cls = registry.get(name).load()
     check_strategy(cls)
     # ... and the bars it is checked on make it trade, so the comparisons compare orders.
-    assert len(run_backtest(default_bars(), cls, {}, BrokerConfig()).fills) >= 1
+    assert len(run_backtest({"T": default_bars()}, cls, {}, BrokerConfig()).fills) >= 1
 
 
 def test_sma_cross_with_its_own_periods_keeps_the_contract() -> None:
-    assert len(run_backtest(default_bars(), SmaCross, {"fast": 5, "slow": 15}, BrokerConfig()).fills) >= 6
+    assert len(run_backtest({"T": default_bars()}, SmaCross, {"fast": 5, "slow": 15}, BrokerConfig()).fills) >= 6
     check_strategy(SmaCross, {"fast": 5, "slow": 15})
 
 

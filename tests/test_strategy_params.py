@@ -148,7 +148,7 @@ def test_paper_replay_with_params_trades_as_the_backtest(tmp_path: Path) -> None
     paper.start("x", config, folder=tmp_path)
     paper.replay("x", start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31), folder=tmp_path)
     bars = pd.read_csv(BUNDLED / "AAPL.csv", parse_dates=["date"], index_col="date").loc["2024-12-31":"2025-12-31"]
-    backtest = run_backtest(bars, SmaCross, {**params, "size": 0.95}, BrokerConfig())
+    backtest = run_backtest({"T": bars}, SmaCross, {**params, "size": 0.95}, BrokerConfig())
     import sqlite3
 
     with sqlite3.connect(tmp_path / "paper.db") as db:
@@ -169,10 +169,10 @@ def test_run_with_strategy_params(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "run.json").read_text())["config"]["strategy"]["params"] == {"fast": 5, "slow": 15}
     bars = pd.read_csv(BUNDLED / "AAPL.csv", parse_dates=["date"], index_col="date").loc["2024-12-31":"2025-12-31"]
-    expected = run_backtest(bars, SmaCross, {"fast": 5, "slow": 15, "size": 0.95}, BrokerConfig()).fills
+    expected = run_backtest({"T": bars}, SmaCross, {"fast": 5, "slow": 15, "size": 0.95}, BrokerConfig()).fills
     trades = pd.read_csv(out / "trades.csv")
     assert trades["price"].tolist() == expected["price"].tolist()
-    default = run_backtest(bars, SmaCross, {"size": 0.95}, BrokerConfig()).fills
+    default = run_backtest({"T": bars}, SmaCross, {"size": 0.95}, BrokerConfig()).fills
     assert len(trades) != len(default)  # the periods reached the strategy
 
 

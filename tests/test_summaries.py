@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from backtests.data import load_prices
-from backtests.portfolio.engine import FILL_COLUMNS, PortfolioBacktest
+from backtests.engine import FILL_COLUMNS, BacktestResult
 from backtests.portfolio.rules import summarise as portfolio_summarise
 from backtests.runner import summarise
 from reports.summaries import Activity, Coverage, Performance, PortfolioSummary, RunSummary
@@ -59,7 +59,7 @@ def _portfolio() -> PortfolioSummary:
     equity = {name: 1000.0 * (1.0 + pd.concat([pd.Series([0.0]), returns[t].reset_index(drop=True)])).cumprod()
               for name, t in (("strategy", "AAPL"), ("equal_weight", "MSFT"))}  # fmt: skip
     dates = pd.DatetimeIndex([returns.index[0] - pd.Timedelta(days=1), *returns.index], name="date")
-    runs = {name: PortfolioBacktest(e.set_axis(dates), pd.DataFrame(columns=FILL_COLUMNS),
+    runs = {name: BacktestResult(e.set_axis(dates), pd.DataFrame(columns=FILL_COLUMNS),
                                     pd.DataFrame(0.0, index=dates, columns=["AAPL"]), 1, [])
             for name, e in equity.items()}  # fmt: skip
     table = pd.DataFrame({name: r.returns for name, r in runs.items()}).assign(benchmark=returns["SPY"].values)

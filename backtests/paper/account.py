@@ -80,7 +80,7 @@ def _returns_and_forecasts(config: RunConfig, tables: dict[str, pd.DataFrame],
     dates = pd.DatetimeIndex(pd.to_datetime(days["date"]), name="date")
     prices = ticker_prices(config.data, notify=notify)
     bars = prices.frame.loc[dates]
-    hold = run_backtest(bars, BuyAndHold, {"size": config.strategy.size}, config.broker)
+    hold = run_backtest({config.data.ticker: bars}, BuyAndHold, {"size": config.strategy.size}, config.broker)
     equity = pd.Series(days["equity"].to_numpy(), index=dates)
     bench = benchmark_prices(config.data, notify=notify)
     returns = pd.DataFrame({"strategy": equity.pct_change().iloc[1:], "buy_and_hold": hold.returns,

@@ -31,8 +31,7 @@ from strategies.feeds import ForecastData
 from strategies.topk import PortfolioData, TopkStrategy
 
 from ..config import BrokerConfig
-from ..engine import EquityRecorder, FillRecorder, make_cerebro
-from ..portfolio.engine import TickerFills
+from ..engine import TRADE_COLUMNS, EquityRecorder, FillRecorder, make_cerebro
 from .ledger import Day, Order
 
 Holdings = dict[str, tuple[int, float]]  # feed name -> (size, average price)
@@ -145,7 +144,7 @@ def trade_day(
     feed = ForecastData(dataname=bars)
     resume = None if last is None else (last.date, last.cash, {feed._name: (last.size, last.price)})
     orders = () if queued is None else ((feed._name, queued.size),)
-    result = _run_day({feed._name: feed}, strategy, params, broker, resume, orders, FillRecorder)
+    result = _run_day({feed._name: feed}, strategy, params, broker, resume, orders)
     warmup = warmup_bars(strategy)
     if len(bars) >= warmup + 2 and result._paper_call != "next":  # a full feed, and no `next` as in `bt run`
         raise RuntimeError(f"{strategy.__name__}.warmup ({warmup}) is too small: after {len(bars)} bars (warmup + 2) "
@@ -166,7 +165,7 @@ def trade_day(
         size=int(position.size),
         price=float(position.price),
         settled=settled,
-        fill=fills[0] if fills else None,
+        fill={k: v for k, v in fills[0].items() if k in TRADE_COLUMNS} if fills else None,  # as bt run's trades
         new_order=int(pending[0].size) if pending else None,
     )
 
@@ -194,7 +193,7 @@ def trade_portfolio_day(frames: dict[str, pd.DataFrame], params: dict[str, Any],
     """
     feeds = {name: PortfolioData(dataname=frame) for name, frame in frames.items()}
     resume = None if last is None else (last[0], last[1], held)
-    result = _run_day(feeds, TopkStrategy, params, broker, resume, tuple(queued), TickerFills)
+    result = _run_day(feeds, TopkStrategy, params, broker, resume, tuple(queued))
     orders = result.broker.orders
     refs = {orders[i].ref: i for i in range(len(queued))}
     settled = ["filled" if orders[i].status == bt.Order.Completed else "rejected" for i in range(len(queued))]
@@ -208,7 +207,7 @@ def trade_portfolio_day(frames: dict[str, pd.DataFrame], params: dict[str, Any],
 
 def _run_day(feeds: dict[str, bt.AbstractDataBase], strategy: type[bt.Strategy], params: dict[str, Any],
              broker: BrokerConfig, resume: tuple[pd.Timestamp, float, Holdings] | None,
-             queued: tuple[tuple[str, int], ...], fills: type[bt.Analyzer]) -> Any:  # fmt: skip
+             queued: tuple[tuple[str, int], ...]) -> Any:  # fmt: skip
     """One paper day in backtrader, one ticker or many: the engine's broker, resumed at the last stepped day's
     close (``resume``: its date, cash and holdings) unless the account opens today, and ``paper_strategy``
     resubmitting the ``queued`` orders on yesterday's bar; the strategy instance after the run."""
@@ -222,7 +221,7 @@ def _run_day(feeds: dict[str, bt.AbstractDataBase], strategy: type[bt.Strategy],
     paper = paper_strategy(strategy)  # type: ignore[arg-type]
     cerebro.addstrategy(paper, queued=queued, **params)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
-    cerebro.addanalyzer(fills, _name="fills")
+    cerebro.addanalyzer(FillRecorder, _name="fills")
     # Bar by bar: backtrader's vectorised mode (runonce) fails on an indicator given fewer bars
     # than its period, which a feed cut at the opening day can be; the values are the same.
     (result,) = cerebro.run(runonce=False)

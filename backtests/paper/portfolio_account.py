@@ -16,10 +16,10 @@ import pandas as pd
 from reports.files import atomic_write_text, write_csv
 
 from ..data import PriceData, benchmark_prices, benchmark_returns, membership_mask
+from ..engine import FILL_COLUMNS, BacktestResult
 from ..errors import ConfigError
 from ..outfolder import check_writable, staged
 from ..portfolio.config import PortfolioConfig
-from ..portfolio.engine import FILL_COLUMNS, PortfolioBacktest
 from ..portfolio.forecasts import TickerForecasts, baseline_forecasts
 from ..portfolio.panel import ticker_frame
 from ..portfolio.rules import RULES, compare, run_rules
@@ -96,7 +96,7 @@ def paper_portfolio_run(name: str, *, folder: Path | None = None,
 
 
 def ledger_backtest(t: dict[str, pd.DataFrame], prices: dict[str, PriceData],
-                    dates: pd.DatetimeIndex) -> PortfolioBacktest:  # fmt: skip
+                    dates: pd.DatetimeIndex) -> BacktestResult:  # fmt: skip
     """The account as its ledger has it, in the form a backtest takes (so ``rules.compare`` treats it as one):
     equity at each close, fills with tickers, end-of-day weights, and the orders rejected."""
     equity = pd.Series(t["days"]["equity"].to_numpy(dtype=float), index=dates, name="equity")
@@ -107,7 +107,7 @@ def ledger_backtest(t: dict[str, pd.DataFrame], prices: dict[str, PriceData],
     for r in t["positions"].itertuples():
         sizes.at[pd.Timestamp(r.date), r.ticker] = r.size
     refused = int((t["orders"]["status"] == "rejected").sum())
-    return PortfolioBacktest(equity, fills, (sizes * closes).div(equity, axis=0), refused, [])
+    return BacktestResult(equity, fills, (sizes * closes).div(equity, axis=0), refused, [])
 
 
 def paper_forecasts(config: PortfolioConfig, prices: dict[str, PriceData], ledger: pd.DataFrame,

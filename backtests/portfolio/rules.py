@@ -25,10 +25,10 @@ from strategies.topk import EqualWeight, TopkStrategy
 
 from ..config import BrokerConfig
 from ..data import PriceData
+from ..engine import FILL_COLUMNS, BacktestResult, run_backtest
 from ..runner import Executor
 from . import panel as pn
 from .config import PortfolioConfig
-from .engine import FILL_COLUMNS, PortfolioBacktest, run_portfolio_backtest
 from .forecasts import TickerForecasts
 
 RULES = ("strategy", "equal_weight", "topk_naive", "topk_ridge", "momentum")
@@ -62,9 +62,9 @@ def rule_jobs(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: 
     return jobs
 
 
-def rule_task(job: Job, report: Callable[[Any], None]) -> PortfolioBacktest:
+def rule_task(job: Job, report: Callable[[Any], None]) -> BacktestResult:
     """One rule's backtest as an executor task (no progress to report)."""
-    return run_portfolio_backtest(*job)
+    return run_backtest(*job)
 
 
 def never_buys(job: Job) -> bool:
@@ -76,18 +76,18 @@ def never_buys(job: Job) -> bool:
     return not any(bool((frame["score"] > threshold).any()) for frame in frames.values())
 
 
-def cash_only(job: Job) -> PortfolioBacktest:
+def cash_only(job: Job) -> BacktestResult:
     """What the backtest of a rule that never buys gives, without running it: the starting cash every day."""
     frames, _, _, broker = job
     index = pd.DatetimeIndex(next(iter(frames.values())).index, name="date")
     equity = pd.Series(broker.cash, index=index, name="equity")
     weights = pd.DataFrame(0.0, index=index, columns=list(frames))
-    return PortfolioBacktest(equity, pd.DataFrame(columns=FILL_COLUMNS), weights, 0, [])
+    return BacktestResult(equity, pd.DataFrame(columns=FILL_COLUMNS), weights, 0, [])
 
 
 def run_rules(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: dict[str, TickerForecasts],
               dates: pd.DatetimeIndex, member: pd.DataFrame | None, *, executor: Executor | None = None,
-              names: tuple[str, ...] = RULES) -> dict[str, PortfolioBacktest]:  # fmt: skip
+              names: tuple[str, ...] = RULES) -> dict[str, BacktestResult]:  # fmt: skip
     """Backtest the rules ``names`` (default: every rule) over ``dates``: in this process, or side by side on
     ``executor`` (the command's ``ExecutorSession``; each backtest of thirty tickers over five years takes a
     second or two). Paper trading's report leaves out ``strategy``: its ledger is the strategy."""
@@ -106,7 +106,7 @@ def run_rules(config: PortfolioConfig, prices: dict[str, PriceData], forecasts: 
     return {name: done[name] for name in names}
 
 
-def compare(runs: dict[str, PortfolioBacktest], benchmark: pd.Series, prices: dict[str, PriceData],
+def compare(runs: dict[str, BacktestResult], benchmark: pd.Series, prices: dict[str, PriceData],
             dates: pd.DatetimeIndex, cash: float) -> tuple[pd.DataFrame, PortfolioSummary]:  # fmt: skip
     """Each run's daily returns (a column each, in ``runs``' order) beside ``benchmark``'s, and their summary:
     what ``bt run topk-strategy`` and a portfolio paper report both show, over the same ``dates``."""
@@ -117,7 +117,7 @@ def compare(runs: dict[str, PortfolioBacktest], benchmark: pd.Series, prices: di
     return returns, summarise(returns, runs, opens, cash)
 
 
-def activity(run: PortfolioBacktest, opens: pd.DataFrame, cash: float) -> Activity:
+def activity(run: BacktestResult, opens: pd.DataFrame, cash: float) -> Activity:
     """Fills, refused orders, annual turnover and the costs paid (money and fraction of the starting cash)."""
     costs = run.costs(opens)
     paid = costs["commission"] + costs["slippage"]
@@ -126,7 +126,7 @@ def activity(run: PortfolioBacktest, opens: pd.DataFrame, cash: float) -> Activi
                     slippage=costs["slippage"], costs=paid, costs_fraction=paid / cash)  # fmt: skip
 
 
-def summarise(returns: pd.DataFrame, runs: dict[str, PortfolioBacktest], opens: pd.DataFrame,
+def summarise(returns: pd.DataFrame, runs: dict[str, BacktestResult], opens: pd.DataFrame,
               cash: float) -> PortfolioSummary:  # fmt: skip
     """Performance of every column, the strategy's PSR against zero and each comparison, activity and days."""
     strategy = returns["strategy"]

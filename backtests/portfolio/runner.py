@@ -23,12 +23,12 @@ from reports.summaries import Coverage, PortfolioSummary
 
 from ..cache import ForecastCache
 from ..data import PriceData, benchmark_prices, benchmark_returns, load_prices, membership_mask
+from ..engine import BacktestResult
 from ..errors import DataError
 from ..runner import Executor
 from . import panel as pn
 from . import rules as bts
 from .config import PortfolioConfig
-from .engine import PortfolioBacktest
 from .forecasts import OnTicker, TickerForecasts, all_forecasts
 
 Notify = Callable[[str], None]
@@ -48,13 +48,13 @@ class PortfolioResult:
     prices: dict[str, PriceData]
     benchmark: PriceData
     forecasts: dict[str, TickerForecasts]
-    runs: dict[str, PortfolioBacktest]
+    runs: dict[str, BacktestResult]
     returns: pd.DataFrame
     tickers: pd.DataFrame
     summary: PortfolioSummary
 
     @property
-    def strategy(self) -> PortfolioBacktest:
+    def strategy(self) -> BacktestResult:
         """The top-k rule's backtest on the model's forecasts."""
         return self.runs["strategy"]
 
