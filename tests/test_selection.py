@@ -32,7 +32,6 @@ def test_every_strategy_has_a_kind_and_topk_is_the_ranking_one() -> None:
     ("topk-strategy", TickerSelection(("KO", "JPM")), ("topk-strategy", RANKING)),
     ("topk-strategy", TickerSelection(), ("topk-strategy", RANKING)),  # the [portfolio] table, else "no tickers"
     (None, TickerSelection(tickers="KO,JPM"), ("topk-strategy", RANKING)),
-    ("no-such", TickerSelection(universe="dow30"), ("no-such", SINGLE)),  # the run's config names the known ones
 ])  # fmt: skip
 def test_route_follows_the_strategy_kind(strategy: str | None, selection: TickerSelection,
                                          expected: tuple[str, str]) -> None:  # fmt: skip
@@ -48,11 +47,19 @@ def test_route_follows_the_strategy_kind(strategy: str | None, selection: Ticker
     ("topk-strategy", TickerSelection(("AAPL",)), {}, "AAPL alone is one"),
     ("topk-strategy", TickerSelection(("AAPL", "KO"), universe="dow30"), {}, "give the tickers once"),
     ("topk-strategy", TickerSelection(universe="dow30"), {"only_single": ["--csv"]}, "drop --csv"),
+    ("no-such", TickerSelection(universe="dow30"), {}, r"unknown strategy 'no-such'; choose one of: .*topk-strategy"),
 ])  # fmt: skip
 def test_route_refuses_what_the_kind_does_not_take(strategy: str, selection: TickerSelection,
                                                    options: dict[str, list[str]], words: str) -> None:  # fmt: skip
     with pytest.raises(ConfigError, match=words):
         route(strategy, selection, **options)
+
+
+def test_a_ticker_in_the_strategy_place_is_an_unknown_strategy_with_a_hint() -> None:
+    result = CliRunner().invoke(app, ["run", "AAPL", "--model", "naive"])
+    assert result.exit_code == 2 and "no ticker" not in result.output
+    assert "unknown strategy 'AAPL'" in result.output and "e.g. lstm-strategy AAPL" in result.output
+    assert "topk-strategy" in result.output
 
 
 def test_route_reads_the_strategy_of_a_config_file(tmp_path: Path) -> None:
