@@ -104,3 +104,13 @@ def test_a_sweep_of_a_ranking_strategy_is_one_line(tmp_path: Path) -> None:
                                       "--out", str(tmp_path / "s")])  # fmt: skip
     assert result.exit_code == 2 and "a sweep runs one ticker per job: use `bt run topk-strategy" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_of_the_ranking_strategy_of_a_config_file_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[strategy]\nname = "topk-strategy"\n')
+    result = CliRunner().invoke(app, ["sweep", "--config", str(config), "--tickers", "KO,JPM", "--scheduler", "sync",
+                                      "--out", str(tmp_path / "s")])  # fmt: skip
+    assert result.exit_code == 2 and "None" not in result.output, result.output
+    assert "topk-strategy ranks a universe" in result.output and "`bt run topk-strategy --universe U`" in result.output
+    assert not (tmp_path / "s").exists()
