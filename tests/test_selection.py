@@ -14,7 +14,7 @@ from backtests.cli import app
 from backtests.cli.portfolio import portfolio_config
 from backtests.errors import ConfigError
 from backtests.portfolio.pipeline import PortfolioRequest
-from backtests.selection import RANKING, SINGLE, TickerSelection, route
+from backtests.selection import RANKING, SINGLE, Route, TickerSelection, route
 from strategies import registry
 
 
@@ -60,6 +60,13 @@ def test_a_ticker_in_the_strategy_place_is_an_unknown_strategy_with_a_hint() -> 
     assert result.exit_code == 2 and "no ticker" not in result.output
     assert "unknown strategy 'AAPL'" in result.output and "e.g. lstm-strategy AAPL" in result.output
     assert "topk-strategy" in result.output
+
+
+def test_a_config_file_with_only_a_portfolio_table_routes_to_the_ranking_strategy(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[portfolio]\nuniverse = "dow30"\nk = 3\n')
+    assert route(None, TickerSelection(), config_file=config) == Route("topk-strategy", RANKING)
+    assert route("lstm-strategy", TickerSelection(("AAPL",)), config_file=config).kind == SINGLE  # the argument wins
 
 
 def test_route_reads_the_strategy_of_a_config_file(tmp_path: Path) -> None:
