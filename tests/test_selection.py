@@ -121,3 +121,15 @@ def test_a_sweep_of_the_ranking_strategy_of_a_config_file_names_it(tmp_path: Pat
     assert result.exit_code == 2 and "None" not in result.output, result.output
     assert "topk-strategy ranks a universe" in result.output and "`bt run topk-strategy --universe U`" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_a_ranking_run_refused_before_any_forecast_writes_only_its_error_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "run.json").write_text("{}")
+    code = "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"
+    result = subprocess.run([sys.executable, "-c", code, "run", "topk-strategy", "--tickers", "KO,JPM", "--model",
+                             "naive", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.startswith("error: run folder"), repr(result.stderr)
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
