@@ -8,6 +8,7 @@ single-ticker rule given a universe, or a ranking given one ticker, is one line 
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from strategies.registry import RANKING, SINGLE
 
 from .config.layers import read_config_file
 from .config.schema import StrategyConfig
+from .data.bounded import read_bounded
 from .errors import ConfigError
 
 __all__ = ["RANKING", "SINGLE", "Route", "TickerSelection", "route"]
@@ -61,13 +63,16 @@ class Route:
 
 
 def route(strategy: str | None, selection: TickerSelection, *, config_file: Path | None = None,
-          only_ranking: Sequence[str] = (), only_single: Sequence[str] = ()) -> Route:  # fmt: skip
+          only_ranking: Sequence[str] = (), only_single: Sequence[str] = (),
+          positional: bool = False) -> Route:  # fmt: skip
     """The path that runs ``strategy`` over ``selection``: the strategy's registered kind.
 
     ``strategy`` None: the ``[strategy] name`` of ``config_file``, else topk-strategy when ``selection`` names
-    several tickers, else the default (lstm-strategy). ``only_ranking`` / ``only_single``: the options given
-    that only one kind takes. ConfigError, one line saying what to do, when they do not fit; an unknown
-    strategy is left to the run's config, which names the known ones.
+    several tickers or the file has a ``[portfolio]`` table, else the default (lstm-strategy).
+    ``only_ranking`` / ``only_single``: the options given that only one kind takes. ConfigError, one line saying
+    what to do, when they do not fit or the strategy is unknown (naming every known one, of both kinds;
+    ``positional``: STRATEGY is the first argument, so a lone unknown name there is likely a ticker, and the
+    line says where a ticker goes).
     """
     name = strategy or _file_strategy(config_file)
     if name is None and selection.names_many():
@@ -77,8 +82,10 @@ def route(strategy: str | None, selection: TickerSelection, *, config_file: Path
         return Route(name, _check_single(name, selection, only_ranking))
     try:
         kind = registry.find(name).kind
-    except KeyError:
-        return Route(name, SINGLE)
+    except KeyError as exc:  # `bt run AAPL`: a ticker where the strategy goes
+        lone = positional and name == strategy and not selection.listed
+        hint = f"; the TICKER follows the strategy, e.g. {StrategyConfig.name} {name}" if lone else ""
+        raise ConfigError(f"{exc.args[0]} (see `bt strategies`){hint}.") from None
     if kind == RANKING:
         return Route(name, _check_ranking(name, selection, only_single))
     return Route(name, _check_single(name, selection, only_ranking))
@@ -89,7 +96,12 @@ def _file_strategy(path: Path | None) -> str | None:
     if path is None:
         return None
     name = read_config_file(Path(path), ignore=("portfolio", "sweep")).get("strategy", {}).get("name")
-    return name if isinstance(name, str) else None
+    if isinstance(name, str):
+        return name
+    # No [strategy] name but a [portfolio] table (universe, tickers, k): a ranking run, as --universe would say.
+    if Path(path).suffix.lower() != ".json" and "portfolio" in tomllib.loads(read_bounded(Path(path)).decode()):
+        return registry.ranking_names()[0]
+    return None
 
 
 def _check_single(name: str, selection: TickerSelection, only_ranking: Sequence[str]) -> str:

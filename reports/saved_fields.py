@@ -121,6 +121,12 @@ def check_fields(path: Path, meta: Mapping[str, Any], fields: Iterable[tuple[str
     """Each ``(dotted.name, kind)`` of ``fields`` is in ``meta`` and of that kind (a kind ending in ``?``
     may also be null or missing); else ``error`` naming ``path`` and the first wrong field."""
     for dotted, kind in fields:
+        parts = dotted.split(".")
+        for depth in range(1, len(parts)):  # a parent that is there but is not an object: name the parent
+            parent = _lookup(meta, ".".join(parts[:depth]))
+            if parent is not MISSING and parent is not None and not isinstance(parent, dict):
+                raise error(f"{path}: field {'.'.join(parts[:depth])} must be a JSON object, but "
+                            f"{_describe(parent)}; the file is damaged, {hint}.")  # fmt: skip
         value = _lookup(meta, dotted)
         optional = kind.endswith("?")
         types, words = KINDS[kind.rstrip("?")]

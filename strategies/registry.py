@@ -93,7 +93,11 @@ def find(name: str) -> StrategySpec:
     for spec in PORTFOLIO:
         if spec.name == name:
             return spec
-    return get(name)
+    try:
+        return get(name)
+    except KeyError:
+        known = [*available(), *(spec.name for spec in PORTFOLIO)]
+        raise KeyError(f"unknown strategy {name!r}; choose one of: {', '.join(known)}") from None
 
 
 def ranking_names() -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from backtests.cli import app
 from backtests.cli.portfolio import portfolio_config
 from backtests.errors import ConfigError
 from backtests.portfolio.pipeline import PortfolioRequest
-from backtests.selection import RANKING, SINGLE, TickerSelection, route
+from backtests.selection import RANKING, SINGLE, Route, TickerSelection, route
 from strategies import registry
 
 
@@ -32,7 +32,6 @@ def test_every_strategy_has_a_kind_and_topk_is_the_ranking_one() -> None:
     ("topk-strategy", TickerSelection(("KO", "JPM")), ("topk-strategy", RANKING)),
     ("topk-strategy", TickerSelection(), ("topk-strategy", RANKING)),  # the [portfolio] table, else "no tickers"
     (None, TickerSelection(tickers="KO,JPM"), ("topk-strategy", RANKING)),
-    ("no-such", TickerSelection(universe="dow30"), ("no-such", SINGLE)),  # the run's config names the known ones
 ])  # fmt: skip
 def test_route_follows_the_strategy_kind(strategy: str | None, selection: TickerSelection,
                                          expected: tuple[str, str]) -> None:  # fmt: skip
@@ -48,11 +47,26 @@ def test_route_follows_the_strategy_kind(strategy: str | None, selection: Ticker
     ("topk-strategy", TickerSelection(("AAPL",)), {}, "AAPL alone is one"),
     ("topk-strategy", TickerSelection(("AAPL", "KO"), universe="dow30"), {}, "give the tickers once"),
     ("topk-strategy", TickerSelection(universe="dow30"), {"only_single": ["--csv"]}, "drop --csv"),
+    ("no-such", TickerSelection(universe="dow30"), {}, r"unknown strategy 'no-such'; choose one of: .*topk-strategy"),
 ])  # fmt: skip
 def test_route_refuses_what_the_kind_does_not_take(strategy: str, selection: TickerSelection,
                                                    options: dict[str, list[str]], words: str) -> None:  # fmt: skip
     with pytest.raises(ConfigError, match=words):
         route(strategy, selection, **options)
+
+
+def test_a_ticker_in_the_strategy_place_is_an_unknown_strategy_with_a_hint() -> None:
+    result = CliRunner().invoke(app, ["run", "AAPL", "--model", "naive"])
+    assert result.exit_code == 2 and "no ticker" not in result.output
+    assert "unknown strategy 'AAPL'" in result.output and "e.g. lstm-strategy AAPL" in result.output
+    assert "topk-strategy" in result.output
+
+
+def test_a_config_file_with_only_a_portfolio_table_routes_to_the_ranking_strategy(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[portfolio]\nuniverse = "dow30"\nk = 3\n')
+    assert route(None, TickerSelection(), config_file=config) == Route("topk-strategy", RANKING)
+    assert route("lstm-strategy", TickerSelection(("AAPL",)), config_file=config).kind == SINGLE  # the argument wins
 
 
 def test_route_reads_the_strategy_of_a_config_file(tmp_path: Path) -> None:
@@ -97,3 +111,25 @@ def test_a_sweep_of_a_ranking_strategy_is_one_line(tmp_path: Path) -> None:
                                       "--out", str(tmp_path / "s")])  # fmt: skip
     assert result.exit_code == 2 and "a sweep runs one ticker per job: use `bt run topk-strategy" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_of_the_ranking_strategy_of_a_config_file_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[strategy]\nname = "topk-strategy"\n')
+    result = CliRunner().invoke(app, ["sweep", "--config", str(config), "--tickers", "KO,JPM", "--scheduler", "sync",
+                                      "--out", str(tmp_path / "s")])  # fmt: skip
+    assert result.exit_code == 2 and "None" not in result.output, result.output
+    assert "topk-strategy ranks a universe" in result.output and "`bt run topk-strategy --universe U`" in result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_ranking_run_refused_before_any_forecast_writes_only_its_error_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "run.json").write_text("{}")
+    code = "import sys; from backtests.cli import main; sys.argv[0] = 'bt'; main()"
+    result = subprocess.run([sys.executable, "-c", code, "run", "topk-strategy", "--tickers", "KO,JPM", "--model",
+                             "naive", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.startswith("error: run folder"), repr(result.stderr)
+    assert result.stderr.count("\n") == 1 and result.stdout == ""

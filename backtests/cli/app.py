@@ -137,7 +137,8 @@ def run_command(
     from ..selection import RANKING, TickerSelection, route
 
     selection = TickerSelection(tuple(symbols or ()), tickers, tickers_file, universe, as_of)
-    chosen = route(strategy, selection, config_file=config, only_ranking=given_options(locals(), RULE_OPTIONS),
+    chosen = route(strategy, selection, config_file=config, positional=True,
+                   only_ranking=given_options(locals(), RULE_OPTIONS),
                    only_single=given_options(locals(), ("csv",)))  # fmt: skip
     if chosen.kind == RANKING:
         return run_ranking(locals(), selection, chosen.strategy)

@@ -120,7 +120,8 @@ class _TickerBar:
         self.bar.update(self.task, total=total, completed=done, t=ticker)
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
+        if self.bar.live.is_started:  # stopping a bar never shown writes a blank line before the error
+            self.bar.stop()
 
 
 def print_portfolio(result: Any, report: Path | None, seconds: float) -> None:

@@ -87,9 +87,10 @@ def sweep_command(
     from ..sweeps import ExecutorSpec, build_jobs, sweep
     from ..sweeps.plan import select_grid, select_tickers, sweep_table
 
-    if route(strategy, TickerSelection(), config_file=config).kind == RANKING:  # a sweep's job is one ticker
-        raise ConfigError(f"{strategy} ranks a universe in one run, and a sweep runs one ticker per job: use "
-                          f"`bt run {strategy} --universe U`, or sweep a single-ticker strategy.")  # fmt: skip
+    ranking = route(strategy, TickerSelection(), config_file=config)  # the argument's, else the file's strategy
+    if ranking.kind == RANKING:  # a sweep's job is one ticker
+        raise ConfigError(f"{ranking.strategy} ranks a universe in one run, and a sweep runs one ticker per job: use "
+                          f"`bt run {ranking.strategy} --universe U`, or sweep a single-ticker strategy.")  # fmt: skip
     table = sweep_table(config)
     chosen = select_tickers(tickers=tickers, tickers_file=tickers_file, universe_name=universe, as_of=as_of,
                             table=table, notify=console.notice)  # fmt: skip
