@@ -182,7 +182,7 @@ def _rewrite(folder: Path, change: dict[str, object]) -> None:
         ({"summary.strategy.sharpe": "high"}, 'field summary.strategy.sharpe must be a number, but it is "high"'),
         ({"summary.trades": True}, "field summary.trades must be a whole number, but it is true"),
         ({"summary.forecast_rmse": [1]}, "field summary.forecast_rmse must be a number, but it is list"),
-        ({"summary.benchmark": 3}, "field summary.benchmark.total_return must be a number, but it is missing"),
+        ({"summary.benchmark": 3}, "field summary.benchmark must be a JSON object, but it is 3"),
         ({"data.ticker": 5}, "field data.ticker must be text, but it is 5"),
         ({"period": []}, "field period must be a JSON object, but it is list"),
         ({"config.strategy": None}, "field config.strategy must be a JSON object, but it is null"),
