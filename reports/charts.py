@@ -1,15 +1,20 @@
 """The report's charts, drawn by matplotlib (headless) and embedded as PNG data URIs.
 
 Each chart draws whatever columns its table has: one ticker's comparisons or several tickers' rules.
+Each is drawn in matplotlib's own default style (``own_style``), whatever the process drew before: quantstats
+sets a seaborn theme and a font for the whole process when it is imported, so without it a sweep worker's
+second report drew its charts in another font and size than its first, and than ``bt run``'s.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 import numpy as np
 import pandas as pd
@@ -30,6 +35,21 @@ def pyplot() -> Any:
     return plt
 
 
+P = ParamSpec("P")
+
+
+def own_style(draw: Callable[P, str]) -> Callable[P, str]:
+    """``draw`` run inside matplotlib's default style (``style.context("default")``), the process's own
+    settings (a theme another library set, a user's matplotlibrc) put back afterwards."""
+
+    @functools.wraps(draw)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> str:
+        with pyplot().style.context("default"):
+            return draw(*args, **kwargs)
+
+    return drawn
+
+
 def encode_png(fig: Any) -> str:
     """The figure as a PNG data URI (96 dpi), and closed."""
     plt = pyplot()
@@ -41,6 +61,7 @@ def encode_png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@own_style
 def predicted_vs_actual(forecasts: pd.DataFrame, folds: pd.DataFrame | None, *, title: str,
                         last_months: int | None = None) -> str:  # fmt: skip
     """Out-of-sample forecast against the actual close, retrain points marked (optionally the last months)."""
@@ -64,6 +85,7 @@ def predicted_vs_actual(forecasts: pd.DataFrame, folds: pd.DataFrame | None, *, 
     return encode_png(fig)
 
 
+@own_style
 def error_over_time(forecasts: pd.DataFrame, window: int = 21) -> str:
     """Rolling RMSE of the model and of the naive forecast: where the model gains or loses."""
     plt = pyplot()
@@ -79,6 +101,7 @@ def error_over_time(forecasts: pd.DataFrame, window: int = 21) -> str:
     return encode_png(fig)
 
 
+@own_style
 def equity_curves(returns: pd.DataFrame, labels: dict[str, str]) -> str:
     """Growth of 1 of each return column on one chart, the strategy drawn last, on top and thicker, so that it
     stays visible among however many comparisons the run has."""
@@ -94,6 +117,7 @@ def equity_curves(returns: pd.DataFrame, labels: dict[str, str]) -> str:
     return encode_png(fig)
 
 
+@own_style
 def holdings_heatmap(weights: pd.DataFrame) -> str:
     """Weight of each ticker (rows; only those ever held) on each day (columns), as a heatmap."""
     plt = pyplot()
@@ -114,6 +138,7 @@ def holdings_heatmap(weights: pd.DataFrame) -> str:
     return encode_png(fig)
 
 
+@own_style
 def turnover_chart(turnover: pd.DataFrame, labels: dict[str, str], window: int = 21) -> str:
     """Rolling mean of each rule's daily turnover (value traded over equity), rules that traded only."""
     plt = pyplot()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import sweep_stats as ss
-from .charts import encode_png, pyplot
+from .charts import encode_png, own_style, pyplot
 from .files import atomic_write_text
 from .page import CSS, html_table
 from .sweep_verdict import Sweep, SweepVerdict, analyse_sweep, load_sweep
@@ -76,6 +76,7 @@ def _results_table(verdict: SweepVerdict, keys: list[str]) -> str:
             f'<div class="scroll">{html_table(shown, index=False, table_id="results", classes="sortable")}</div>')
 
 
+@own_style
 def _heatmap(table: pd.DataFrame, title: str, cmap: str, center: float | None) -> str:
     """A grid-axis x grid-axis heatmap with each cell's value written in it."""
     from matplotlib.colors import TwoSlopeNorm
@@ -101,6 +102,7 @@ def _heatmap(table: pd.DataFrame, title: str, cmap: str, center: float | None) -
     return encode_png(fig)
 
 
+@own_style
 def _bars(series: pd.Series, title: str) -> str:
     """One grid axis: a bar per value."""
     plt = pyplot()

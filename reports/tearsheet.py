@@ -14,7 +14,9 @@ matplotlib, scipy, yfinance or quantstats is replaced or patched.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import logging
 import re
 import tempfile
@@ -54,6 +56,26 @@ def prepare_drawing_process() -> None:
 def tearsheet_title(ticker: str, strategy: str, first_day: str, last_day: str) -> str:
     """The tearsheet's title, as ``bt run`` and ``bt report`` both write it."""
     return f"{ticker} {strategy} {first_day} to {last_day}"
+
+
+def tearsheet_key(returns: pd.Series, benchmark: pd.Series, title: str) -> str:
+    """What a drawn tearsheet is a function of, as one digest: its two series (names, days and exact values),
+    its title, this module's and the canvas's source, and the versions of the libraries that draw it.
+
+    Equal keys give byte-identical pages (``tests/test_page_cache.py`` draws twice), so a page drawn once
+    can be served from ``backtests.page_cache`` instead of drawn again."""
+    from importlib.metadata import version
+
+    here = Path(__file__).parent
+    payload = {
+        "series": [s.to_csv(float_format="%.17g", date_format="%Y-%m-%d", lineterminator="\n", header=[str(s.name)])
+                   for s in (returns, benchmark)],
+        "title": title,
+        "code": [hashlib.sha256((here / name).read_bytes()).hexdigest()
+                 for name in ("tearsheet.py", "figure_canvas.py")],
+        "versions": [version(name) for name in ("quantstats", "matplotlib", "seaborn", "pandas", "numpy", "scipy")],
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def tearsheet_html(returns: pd.Series, benchmark: pd.Series, title: str) -> str:

@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reports.build import build_report
 from reports.evaluation import forecast_metrics
 
 from ..cache_key import CacheKey
 from ..config import RunConfig
+from ..data import default_cache_dir
 from ..errors import BtError
+from ..page_cache import PageCache
 from ..runner import RunResult, default_cache, run
 
 METRICS = ["seeds", "forecast_rmse", "naive_rmse", "theils_u", "dm_stat", "dm_p_value", "directional_accuracy",
@@ -59,10 +62,16 @@ def results_row(result: RunResult) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _files(result: RunResult, lean: bool) -> dict[str, str]:
-    """The run folder's files as text: written by the same code as ``bt run``, then read back."""
+def _files(result: RunResult, lean: bool, cache_key: CacheKey | None) -> dict[str, str]:
+    """The run folder's files as text: written by the same code as ``bt run``, then read back.
+
+    The tearsheet comes from the page cache when the same returns were drawn before (a rerun)."""
     with tempfile.TemporaryDirectory(prefix="bt-sweep-job-") as tmp:
-        paths = result.save(Path(tmp), report=not lean)
+        folder = Path(tmp) / "run"
+        paths = result.save(folder, report=False)
+        if not lean:
+            build_report(folder, pages=PageCache(default_cache_dir() / "pages", key=cache_key))
+            paths.update({name: folder / name for name in ("report.html", "tearsheet.html")})
         return {name: Path(path).read_text(encoding="utf-8") for name, path in paths.items()}
 
 
@@ -76,7 +85,7 @@ def run_job(config: RunConfig, lean: bool = False, cache_key: CacheKey | None = 
     try:
         result = run(config, cache=default_cache(cache_key))
         row = results_row(result)
-        files = _files(result, lean)
+        files = _files(result, lean, cache_key)
     except BtError as exc:
         return {"ok": False, "error": " ".join(str(exc).split()), "worker": worker}
     row.update(seconds=time.perf_counter() - began, worker=worker)
