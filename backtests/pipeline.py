@@ -58,8 +58,10 @@ def default_run_folder(config: RunConfig | PortfolioConfig, now: dt.datetime | N
 @dataclass(frozen=True)
 class RunRequest(Generic[ConfigT]):
     """A run's config (one ticker's ``RunConfig`` or a ranking's ``PortfolioConfig``), where to write it and
-    whether to use the forecast cache. ``universe``: a ranking's universe as chosen (its members and those
-    without data), kept in run.json; None for one ticker or a list of tickers."""
+    whether to use the forecast cache. ``cache_dir``: the cache folder (default ``$BT_CACHE_DIR``) of the
+    forecasts, and of one ticker's downloaded prices (a ranking's prices use the default). ``universe``: a
+    ranking's universe as chosen (its members and those without data), kept in run.json; None for one ticker
+    or a list of tickers."""
 
     config: ConfigT
     out: Path | None = None
