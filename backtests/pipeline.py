@@ -27,23 +27,23 @@ from .config import RunConfig
 from .data import benchmark_prices, default_cache_dir, ticker_prices
 from .outfolder import check_writable
 from .parallel import ExecutorSession
-from .portfolio.config import PortfolioConfig
-from .portfolio.forecasts import OnTicker
 from .runfolder import FolderContents, run_contents, walk_forward_metadata, write_folder, write_walk_forward
 from .runner import RunResult, forecast, run
 
 if TYPE_CHECKING:
     from reports.build import Pending
 
+    from .portfolio.config import PortfolioConfig
+    from .portfolio.forecasts import OnTicker
     from .portfolio.runner import PortfolioResult
 
 Notify = Callable[[str], None]
-ConfigT = TypeVar("ConfigT", RunConfig, PortfolioConfig)
+ConfigT = TypeVar("ConfigT", RunConfig, "PortfolioConfig")  # the portfolio package is imported only for a ranking
 
 
 def run_name(config: RunConfig | PortfolioConfig) -> str:
     """What a run is called in its folder's name: its ticker, or a ranking's portfolio name (DOW30, PORTFOLIO)."""
-    return config.name if isinstance(config, PortfolioConfig) else config.data.ticker
+    return config.data.ticker if isinstance(config, RunConfig) else config.name
 
 
 def default_run_folder(config: RunConfig | PortfolioConfig, now: dt.datetime | None = None,
@@ -51,7 +51,7 @@ def default_run_folder(config: RunConfig | PortfolioConfig, now: dt.datetime | N
     """``runs/NAME-STRATEGY-YYYYmmdd-HHMMSS`` (``kind`` in place of the strategy: ``walk-forward``): a new
     folder, so no earlier run is overwritten."""
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    strategy = config.run.strategy.name if isinstance(config, PortfolioConfig) else config.strategy.name
+    strategy = config.strategy.name if isinstance(config, RunConfig) else config.run.strategy.name
     return Path("runs") / f"{run_name(config)}-{kind or strategy}-{stamp}"
 
 
@@ -110,10 +110,10 @@ def run_and_write(request: RunRequest[Any], *, notify: Notify | None = None, on_
     out = request.folder()
     request.check(out, "run.json")
     result: RunResult | PortfolioResult
-    if isinstance(request.config, PortfolioConfig):
-        result, contents, tearsheet = _ranking(request, notify, on_ticker, executor)
-    else:
+    if isinstance(request.config, RunConfig):
         result, contents, tearsheet = _single(request, notify, on_fold, executor)
+    else:
+        result, contents, tearsheet = _ranking(request, notify, on_ticker, executor)
     draw = executor.draw if executor is not None and tearsheet is None else None
     return result, write_folder(contents, out, overwrite=request.overwrite, tearsheet=tearsheet, draw=draw)
 
