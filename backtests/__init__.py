@@ -8,8 +8,9 @@
 ``run`` is a pure function of a frozen, picklable ``RunConfig`` and its data, so it runs
 unchanged in another process or on a cluster worker. The rooms behind it: ``config``
 (dataclasses and config files), ``data`` (prices), ``runner`` (the pure run), ``engine``
-(backtrader), ``cache`` (forecast cache), ``runfolder`` (writing), ``pipeline`` (load, run,
-write), ``sweeps`` (many runs on Dask), ``paper`` (paper trading) and ``cli`` (the ``bt`` command).
+(backtrader), ``cache`` (forecast cache), ``runfolder`` (writing), ``pipeline`` (check, run, write: one
+ticker's run or a ranking's), ``sweeps`` (many runs on Dask), ``paper`` (paper trading) and ``cli`` (the
+``bt`` command).
 """
 
 from __future__ import annotations

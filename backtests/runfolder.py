@@ -1,14 +1,18 @@
 """The run folder: a run's tables, run.json and report, written in the format ``reports.saved`` reads.
 
-``bt run`` writes it; ``bt report`` rebuilds the report from it without training.
+``bt run`` writes it; ``bt report`` rebuilds the report from it without training. One writer for every kind of
+run (``write_folder``: checked, staged, run.json last, the report drawn): a kind gives only its
+``FolderContents``, the tables and run.json (one ticker's: ``run_contents``; a ranking's:
+``backtests.portfolio.folder.portfolio_contents``).
 """
 
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,6 +21,9 @@ from reports.saved import FORMAT, KIND, SavedRun
 
 from .cache import code_version
 from .outfolder import check_writable, staged
+
+if TYPE_CHECKING:
+    from reports.build import Draw, Pending
 
 PACKAGES = ("backtrader", "tensorflow", "keras", "pandas", "numpy", "scikit-learn", "quantstats", "yfinance")
 
@@ -59,38 +66,61 @@ def run_metadata(result: Any) -> dict[str, Any]:
     }
 
 
-def write_tables(result: Any, out: Path) -> dict[str, Path]:
+Table = tuple[pd.DataFrame | None, bool]  # a CSV's frame (None: not written) and whether its index is written
+
+
+@dataclass(frozen=True)
+class FolderContents:
+    """What one kind of run puts in its folder beside the report: its CSV tables, in order, and run.json."""
+
+    tables: dict[str, Table]
+    meta: dict[str, Any]
+
+
+def run_contents(result: Any) -> FolderContents:
+    """A single-ticker ``RunResult``'s tables (forecasts, folds, baselines, trades, returns) and run.json."""
+    tables: dict[str, Table] = {"forecasts.csv": (result.forecasts, False), "folds.csv": (result.folds, False),
+                                "baselines.csv": (result.baselines, False),
+                                "trades.csv": (result.strategy.trades, False), "returns.csv": (result.returns, True)}
+    return FolderContents(tables, run_metadata(result))  # fmt: skip
+
+
+def write_tables(contents: FolderContents, out: Path) -> dict[str, Path]:
     """Write the run's CSV tables and run.json (last, so its presence marks a complete folder)."""
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    tables = {"forecasts.csv": result.forecasts, "folds.csv": result.folds, "baselines.csv": result.baselines,
-              "trades.csv": result.strategy.trades}  # fmt: skip
-    for name, table in tables.items():
+    for name, (table, index) in contents.tables.items():
         if table is not None:
-            write_csv(table, out / name, index=False)
+            write_csv(table, out / name, index=index)
             paths[name] = out / name
-    write_csv(result.returns, out / "returns.csv")
-    paths["returns.csv"] = out / "returns.csv"
-    write_json(out / "run.json", run_metadata(result))
+    write_json(out / "run.json", contents.meta)
     paths["run.json"] = out / "run.json"
     return paths
 
 
-def write_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False,
-              tearsheet: Any = None) -> dict[str, Path]:  # fmt: skip
-    """The whole run folder (tables, run.json, report.html and tearsheet.html), written whole or not at all.
+def write_folder(contents: FolderContents, out: Path, *, report: bool = True, overwrite: bool = False,
+                 tearsheet: Pending | None = None, draw: Draw | None = None) -> dict[str, Path]:  # fmt: skip
+    """The whole run folder of any kind of run (its tables, run.json, report.html and tearsheet.html), staged
+    and swapped in whole or not at all; an existing run is replaced only with ``overwrite``.
 
-    ``tearsheet``: the run's tearsheet already being drawn elsewhere (see ``reports.build.build_report``).
+    ``tearsheet``: the run's tearsheet already being drawn elsewhere; else ``draw(fn, *args)`` starts it
+    elsewhere meanwhile (see ``reports.build.build_report``).
     """
     check_writable(out, what="run folder", marker="run.json", overwrite=overwrite)
     with staged(out) as stage:
-        names = list(write_tables(result, stage))
+        names = list(write_tables(contents, stage))
         if report:
             from reports.build import build_report
 
-            build_report(stage, tearsheet=tearsheet)
+            build_report(stage, tearsheet=tearsheet, draw=draw)
             names += ["report.html", "tearsheet.html"]
     return {name: out / name for name in names}
+
+
+def write_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False,
+              tearsheet: Pending | None = None) -> dict[str, Path]:  # fmt: skip
+    """A single-ticker run's folder (``write_folder`` of its ``run_contents``)."""
+    return write_folder(run_contents(result), out, report=report, overwrite=overwrite, tearsheet=tearsheet)
 
 
 def walk_forward_metadata(config: Any, prices: Any, forecasts: pd.DataFrame, cached: bool) -> dict[str, Any]:

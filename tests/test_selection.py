@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from backtests.cli import app
 from backtests.cli.portfolio import portfolio_config
 from backtests.errors import ConfigError
-from backtests.portfolio.pipeline import PortfolioRequest
+from backtests.pipeline import RunRequest
 from backtests.selection import RANKING, SINGLE, Route, TickerSelection, route
 from strategies import registry
 
@@ -88,7 +88,7 @@ def test_a_universe_names_the_portfolio_and_run_json_keeps_that_name_as_its_tick
     config, chosen = portfolio_config({}, TickerSelection(universe="dow30"), "topk-strategy")
     assert config.name == "DOW30" and config.universe == "dow30" and len(config.tickers) == len(chosen.tickers) > 20
     assert config.run.data.ticker == "DOW30"  # for older readers of run.json; nothing decides by it
-    folder = PortfolioRequest(config).folder(dt.datetime(2026, 1, 2, 3, 4, 5))
+    folder = RunRequest(config).folder(dt.datetime(2026, 1, 2, 3, 4, 5))
     assert folder == Path("runs") / "DOW30-topk-strategy-20260102-030405"
 
 

@@ -68,7 +68,7 @@ def portfolio_config(options: dict[str, Any], selection: TickerSelection, strate
 def run_ranking(options: dict[str, Any], selection: TickerSelection, strategy: str) -> None:
     """``bt run`` of a ranking strategy: rank the universe by forecast each day, trade the top k, compare with
     equal weight and the other rankings, write the run folder and report, print every rule's figures."""
-    from ..portfolio.pipeline import PortfolioRequest, run_and_write_portfolio
+    from ..pipeline import RunRequest, run_and_write
 
     resolved, chosen = portfolio_config(options, selection, strategy)
     _say_universe(chosen)
@@ -76,9 +76,9 @@ def run_ranking(options: dict[str, Any], selection: TickerSelection, strategy: s
     tls = tuple(None if p is None else str(p) for p in (options.get(k) for k in ("tls_ca_file", "tls_cert",
                                                                                    "tls_key")))  # fmt: skip
     with _session(options.get("workers"), options.get("scheduler"), tls) as session, _TickerBar() as on_ticker:
-        request = PortfolioRequest(resolved, chosen.describe(), options.get("out"), not options.get("no_cache"),
-                                   bool(options.get("overwrite")), session, draw=session.draw)  # fmt: skip
-        result, files = run_and_write_portfolio(request, notify=console.notice, on_ticker=on_ticker)
+        request = RunRequest(resolved, options.get("out"), use_cache=not options.get("no_cache"),
+                             overwrite=bool(options.get("overwrite")), universe=chosen.describe())  # fmt: skip
+        result, files = run_and_write(request, notify=console.notice, on_ticker=on_ticker, executor=session)
     print_portfolio(result, files.get("report.html"), console.timer() - began)
 
 

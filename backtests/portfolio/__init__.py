@@ -2,9 +2,10 @@
 
 ``config`` holds the frozen settings, ``forecasts`` each ticker's walk-forward (cached, on Dask when
 asked), ``panel`` the aligned bars and scores, ``engine`` the one-Cerebro backtest, ``rules`` the rule
-and its comparisons, ``runner`` the pure ``run_portfolio``, ``folder`` the run folder, ``pipeline``
-check-run-write for the CLI and ``signal`` today's targets; paper trading of a portfolio is
-``backtests.paper``'s, the same stack as one ticker's.
+and its comparisons, ``runner`` the pure ``run_portfolio``, ``folder`` the tables and run.json of its run
+folder (checked, written and reported by ``backtests.pipeline``, the one pipeline of every run) and
+``signal`` today's targets; paper trading of a portfolio is ``backtests.paper``'s, the same stack as one
+ticker's.
 """
 
 from .config import PortfolioConfig, TopkSettings

@@ -1,4 +1,5 @@
-"""The portfolio run folder: tables, run.json and the report, written whole or not at all.
+"""What a portfolio run puts in its run folder: its tables and run.json (``portfolio_contents``); the folder is
+written, whole or not at all, by ``backtests.runfolder.write_folder``, the one writer of every kind of run.
 
 Files: ``returns.csv`` (date x rule and benchmark), ``equity.csv`` (date x rule, from the opening
 day's starting cash: the daily equity paper trading reproduces), ``weights.csv`` (date x ticker, the strategy's
@@ -10,17 +11,14 @@ rule), ``tickers.csv`` (each ticker's forecast accuracy, or why it was left out)
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from reports.files import write_csv, write_json
 from reports.saved import PORTFOLIO_FORMAT, PORTFOLIO_KIND
 
 from ..cache import code_version
-from ..outfolder import check_writable, staged
-from ..runfolder import package_versions
+from ..runfolder import FolderContents, Table, package_versions
 
 FORECAST_COLUMNS = ["ticker", "target_date", "origin_date", "forecast", "actual", "naive", "fold"]
 
@@ -47,32 +45,15 @@ def forecasts_table(result: Any) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def write_tables(result: Any, out: Path) -> list[str]:
-    """Write the tables and run.json (last); the names written."""
+def portfolio_contents(result: Any) -> FolderContents:
+    """A ``PortfolioResult``'s tables and run.json, for ``backtests.runfolder.write_folder``."""
     strategy = result.strategy
     turnover = pd.DataFrame({name: run.turnover() for name, run in result.runs.items()})
     turnover.index.name = "date"
     weights = strategy.weights.iloc[1:]
     equity = pd.DataFrame({name: run.equity for name, run in result.runs.items()})
-    tables = {"returns.csv": (result.returns, True), "equity.csv": (equity, True), "weights.csv": (weights, True),
-              "trades.csv": (strategy.fills, False), "turnover.csv": (turnover, True),
-              "tickers.csv": (result.tickers, False), "forecasts.csv": (forecasts_table(result), False)}  # fmt: skip
-    for name, (frame, index) in tables.items():
-        write_csv(frame, out / name, index=index)
-    write_json(out / "run.json", run_metadata(result))
-    return [*tables, "run.json"]
-
-
-def write_portfolio_run(result: Any, out: Path, *, report: bool = True, overwrite: bool = False,
-                        draw: Any = None) -> dict[str, Path]:  # fmt: skip
-    """The whole run folder, staged and swapped in; an existing run is replaced only with ``overwrite``.
-    ``draw``: where the tearsheet is drawn meanwhile (see ``reports.build.build_report``)."""
-    check_writable(out, what="run folder", marker="run.json", overwrite=overwrite)
-    with staged(out) as stage:
-        names = write_tables(result, stage)
-        if report:
-            from reports.build import build_report
-
-            build_report(stage, draw=draw)
-            names += ["report.html", "tearsheet.html"]
-    return {name: out / name for name in names}
+    tables: dict[str, Table] = {"returns.csv": (result.returns, True), "equity.csv": (equity, True),
+                                "weights.csv": (weights, True), "trades.csv": (strategy.fills, False),
+                                "turnover.csv": (turnover, True), "tickers.csv": (result.tickers, False),
+                                "forecasts.csv": (forecasts_table(result), False)}  # fmt: skip
+    return FolderContents(tables, run_metadata(result))

@@ -62,9 +62,10 @@ class PortfolioResult:
              ) -> dict[str, Path]:  # fmt: skip
         """Write the run folder (tables, run.json, report.html, tearsheet.html), whole or not at all;
         ``draw(fn, *args)`` draws the tearsheet elsewhere meanwhile (e.g. ``ExecutorSession.draw``)."""
-        from .folder import write_portfolio_run
+        from ..runfolder import write_folder
+        from .folder import portfolio_contents
 
-        return write_portfolio_run(self, Path(out), report=report, overwrite=overwrite, draw=draw)
+        return write_folder(portfolio_contents(self), Path(out), report=report, overwrite=overwrite, draw=draw)
 
 
 def load_all(config: PortfolioConfig, notify: Notify | None = None) -> tuple[dict[str, PriceData], dict[str, str]]:
