@@ -170,8 +170,9 @@ def trade_day(
         close=close,
         held={ticker: (int(position.size), float(position.price))},
         settled=settled,
-        # as bt run's trades; a fill only settles the queued order
-        fills=[(0, {k: v for k, v in fills[0].items() if k in TRADE_COLUMNS})] if fills and settled else [],
+        # as bt run's trades, with the ticker; a fill only settles the queued order
+        fills=[(0, {**{k: v for k, v in fills[0].items() if k in TRADE_COLUMNS}, "ticker": ticker})]
+        if fills and settled else [],
         new_orders=[(ticker, int(pending[0].size), close)] if pending else [],
         targets=None,
     )

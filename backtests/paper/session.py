@@ -166,7 +166,7 @@ class PaperSession(Session[DayReport]):
             self.spec = registry.find(self.config.strategy.name)
             self.cls, self.params = self.spec.load(), dataclasses.asdict(self.portfolio.rule())
         self.warmup = warmup_bars(self.cls)
-        self.days = calendar(self.prices) if self.portfolio else next(iter(self.prices.values())).frame.index
+        self.days = calendar(self.prices)  # every day any ticker traded (one ticker: its own days)
         self.last = self.ledger.last_account(self.eid)
         self.members: dict[str | None, list[Forecaster]] = {}
         latest = self.ledger.latest_model(self.eid)
@@ -199,7 +199,7 @@ class PaperSession(Session[DayReport]):
         self.last = {"step": n, "date": f"{date:%Y-%m-%d}", "close": out.close, "cash": out.cash,
                      "equity": out.equity}  # fmt: skip
         return DayReport(self.name, n, date, out.cash, out.equity, self.config.broker.cash, out.held,
-                         [{**f, "ticker": queued[i].ticker} for i, f in out.fills], out.settled.count("rejected"),
+                         [{"ticker": queued[i].ticker, **f} for i, f in out.fills], out.settled.count("rejected"),
                          model, len({e.get("ticker") for e in model["files"]}) if model else 0, forecasts,
                          [(t, size) for t, size, _ in out.new_orders], out.targets)  # fmt: skip
 
