@@ -130,7 +130,7 @@ def test_paper_report_of_a_portfolio(parity: tuple[Path, Path]) -> None:
 def test_paper_report_compares_the_account_as_bt_run_compares_its_strategy(parity: tuple[Path, Path]) -> None:
     """The equal weight, the top-k rule on the naive and ridge forecasts and on momentum, and the benchmark, over
     exactly the account's days: the same returns and PSRs as ``bt run topk-strategy`` over those days."""
-    from backtests.paper.portfolio_account import paper_portfolio_run
+    from backtests.paper.account import paper_portfolio_run
 
     folder, root = parity
     returns = pd.read_csv(root / "report" / "returns.csv", index_col="date")

@@ -23,7 +23,7 @@ from backtests.cli import app
 from backtests.folderlock import let_go
 from backtests.manifest import MANIFEST
 from backtests.outfolder import FolderError, check_writable
-from backtests.paper.portfolio_account import write_portfolio_paper_report
+from backtests.paper.account import write_portfolio_paper_report
 from reports.files import atomic_write_text
 
 from .conftest import bt

@@ -1,7 +1,11 @@
-"""``bt paper ...``: thin typer commands over ``backtests.paper`` (a ranking strategy's: ``portfolio_paper``).
+"""``bt paper ...``: thin typer commands over ``backtests.paper``, one ticker or a portfolio.
 
-The paper library, backtrader and TensorFlow are imported inside the commands, so help
-stays instant. ``bt paper start`` takes its data from Yahoo (through the cache) by default.
+``bt paper start`` builds a ``RunConfig`` or, when ``backtests.selection.route`` finds a ranking strategy
+(``--strategy topk-strategy --universe ...``), a ``PortfolioConfig``, and hands either to ``paper.start``.
+The other commands call the one paper library, which opens the experiment as its ledger says; a day is
+printed from what its ``DayReport`` holds (one ticker's position, or a ranking strategy's targets), the
+status from what ``paper.status`` gives. The paper library, backtrader and TensorFlow are imported inside
+the commands, so help stays instant. ``bt paper start`` takes its data from Yahoo (through the cache) by default.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from . import console, portfolio_paper
+from . import console
 from .console import say as _say
 from .options import (
     AllowShort,
@@ -43,11 +47,13 @@ from .options import (
     build,
     parse_date,
 )  # fmt: skip
-from .portfolio import RULE_OPTIONS, K, MaxTurnover, NDrop, PortfolioSize, Weighting, given_options
+from .portfolio import RULE_OPTIONS, K, MaxTurnover, NDrop, PortfolioSize, Weighting, given_options, portfolio_config
 from .sweep import AsOf, Tickers, TickersFile, UniverseOpt
 
 if TYPE_CHECKING:
-    from ..paper import Advance
+    from ..config import RunConfig
+    from ..paper import Advance, DayReport
+    from ..portfolio.config import PortfolioConfig
 
 paper_app = typer.Typer(
     help="Paper trading: a simulated account stepped day by day with the backtest's own logic.",
@@ -90,12 +96,28 @@ def start_command(
     chosen = route(strategy, selection, config_file=config, only_ranking=given_options(locals(), RULE_OPTIONS),
                    only_single=given_options(locals(), ("csv",)))  # fmt: skip
     if chosen.kind == RANKING:
-        return portfolio_paper.start(name, locals(), selection, chosen.strategy)
-    run_config = build(locals(), defaults=PAPER_DEFAULTS).config
-    paper.start(name, run_config, notify=console.notice)
-    _say(f"created paper experiment {name}: {run_config.data.ticker} {run_config.strategy.name}, "
-         f"cash {run_config.broker.cash:,.2f}, in {paper.paper_dir()}")  # fmt: skip
+        resolved: RunConfig | PortfolioConfig
+        resolved, _ = portfolio_config(locals(), selection, chosen.strategy, defaults=PAPER_DEFAULTS)
+    else:
+        resolved = build(locals(), defaults=PAPER_DEFAULTS).config
+    _, left = paper.start(name, resolved, notify=console.notice)
+    _created(name, resolved, left, paper.paper_dir())
     _say(f"next: bt paper step {name}   or   bt paper replay {name} --start YYYY-MM-DD")
+
+
+def _created(name: str, config: RunConfig | PortfolioConfig, left: dict[str, str], folder: Path) -> None:
+    """The line naming a new experiment: its ticker and strategy, or its universe, strategy and tickers kept."""
+    from ..config import RunConfig
+
+    if isinstance(config, RunConfig):
+        _say(f"created paper experiment {name}: {config.data.ticker} {config.strategy.name}, "
+             f"cash {config.broker.cash:,.2f}, in {folder}")  # fmt: skip
+        return
+    kept = len(config.tickers) - len(left)
+    _say(f"created paper experiment {name}: {config.name} {config.run.strategy.name} over {kept} tickers "
+         f"(top {config.topk.k}), cash {config.run.broker.cash:,.2f}, in {folder}")  # fmt: skip
+    if left:
+        console.notice(f"left out for lack of data: {', '.join(left)}")
 
 
 @paper_app.command("step")
@@ -140,12 +162,9 @@ def replay_command(
     if not result.days:
         _nothing(name, result)
         return
-    if not isinstance(result.days[-1], paper.DayReport):
-        return portfolio_paper.print_replayed(name, result.days)
     first, last = result.days[0], result.days[-1]
-    fills = sum(r.fill is not None for r in result.days)
-    _say(f"{name}: stepped {len(result.days)} days, {first.day.date:%Y-%m-%d} to {last.day.date:%Y-%m-%d}; "
-               f"{fills} fills")  # fmt: skip
+    fills = sum(len(r.fills) for r in result.days)
+    _say(f"{name}: stepped {len(result.days)} days, {first.date:%Y-%m-%d} to {last.date:%Y-%m-%d}; {fills} fills")
     _print_account(last)
 
 
@@ -156,39 +175,64 @@ def _nothing(name: str, result: Advance[Any]) -> None:
                f"on {result.data_end:%Y-%m-%d}. Nothing was changed.")  # fmt: skip
 
 
-def _print_day(r: Any) -> None:
-    """One stepped day, of one ticker or (``portfolio_paper.print_day``) of a portfolio."""
-    from ..paper import DayReport
-
-    if not isinstance(r, DayReport):
-        return portfolio_paper.print_day(r)
-    head = f"{r.name} {r.day.date:%Y-%m-%d} (day {r.day.step})"
-    if r.fill is not None:
-        f = r.fill
-        head += (f": {'bought' if f['action'] == 'buy' else 'sold'} {f['size']} {r.ticker} at {f['price']:,.4f} "
-                 f"(commission {f['commission']:,.2f})")  # fmt: skip
-    elif r.day.step == 0:
-        head += ": opened the account (the first decision; nothing to fill yet)"
-    elif r.rejected:
-        head += ": yesterday's order was rejected by the broker (not enough cash)"
+def _print_day(r: DayReport) -> None:
+    """One stepped day, from what its report holds: the fills, a retrain, the forecast (one ticker) or the
+    targets (a ranking strategy), the orders queued and the account."""
+    head = f"{r.name} {r.date:%Y-%m-%d} (day {r.step})"
+    if r.step == 0 and not r.fills:
+        _say(head + ": opened the account (the first decision; nothing to fill yet)")
+    elif r.targets is not None:
+        _say(head + f": {len(r.fills)} fills" + (f", {r.rejected} orders rejected (not enough cash)"
+                                                 if r.rejected else ""))  # fmt: skip
+        for f in r.fills:
+            _say(f"  {_filled(f)}")
+    elif r.fills:
+        _say(f"{head}: {_filled(r.fills[0])}")
     else:
-        head += ": no fill"
-    _say(head)
-    if r.model is not None:
-        m = r.model
-        _say(f"  retrained model v{m['version']} on {m['train_start']} to {m['train_end']} "
-                   f"({m['n_train']} samples, {m['seconds']:.1f} s)")  # fmt: skip
-    if r.forecast is not None:
-        change = r.forecast / r.day.close - 1
-        _say(f"  forecast for the next day {r.forecast:,.4f} ({change:+.3%} on the close {r.day.close:,.4f})")
-    order = "no order" if r.order is None else f"{'buy' if r.order > 0 else 'sell'} {abs(r.order)} at the next open"
-    _say(f"  queued: {order}")
+        _say(head + (": yesterday's order was rejected by the broker (not enough cash)" if r.rejected
+                     else ": no fill"))  # fmt: skip
+    if r.targets is not None:
+        _print_targets(r)
+    else:
+        _print_forecast(r)
     _print_account(r)
 
 
-def _print_account(r: Any) -> None:
-    _say(f"  equity {r.day.equity:,.2f} ({r.day.equity / r.start_cash - 1:+.2%}), cash {r.day.cash:,.2f}, "
-               f"position {r.day.size} {r.ticker}")  # fmt: skip
+def _filled(f: dict[str, Any]) -> str:
+    return (f"{'bought' if f['action'] == 'buy' else 'sold'} {f['size']} {f['ticker']} at {f['price']:,.4f} "
+            f"(commission {f['commission']:,.2f})")  # fmt: skip
+
+
+def _print_forecast(r: DayReport) -> None:
+    """One ticker's retrain, forecast and queued order."""
+    if r.model is not None:
+        m = r.model
+        _say(f"  retrained model v{m['version']} on {m['train_start']} to {m['train_end']} "
+             f"({m['n_train']} samples, {m['seconds']:.1f} s)")  # fmt: skip
+    for forecast, close in r.forecasts.values():
+        _say(f"  forecast for the next day {forecast:,.4f} ({forecast / close - 1:+.3%} on the close {close:,.4f})")
+    size = r.orders[0][1] if r.orders else 0
+    order = "no order" if not r.orders else f"{'buy' if size > 0 else 'sell'} {abs(size)} at the next open"
+    _say(f"  queued: {order}")
+
+
+def _print_targets(r: DayReport) -> None:
+    """A ranking strategy's retrains, targets and queued orders."""
+    if r.retrained:
+        _say(f"  retrained the models of {r.retrained} tickers")
+    targets = ", ".join(f"{t} {w:.1%}" for t, w in (r.targets or {}).items() if w > 0) or "none (cash)"
+    _say(f"  targets for the next open: {targets}")
+    orders = ", ".join(f"{'buy' if s > 0 else 'sell'} {abs(s)} {t}" for t, s in r.orders) or "no order"
+    _say(f"  queued: {orders}")
+
+
+def _print_account(r: DayReport) -> None:
+    """The account at the close; one ticker's position beside it."""
+    line = f"  equity {r.equity:,.2f} ({r.equity / r.start_cash - 1:+.2%}), cash {r.cash:,.2f}"
+    if r.targets is None:
+        ((ticker, (size, _)),) = r.held.items()
+        line += f", position {size} {ticker}"
+    _say(line)
 
 
 @paper_app.command("status")
@@ -196,13 +240,12 @@ def status_command(name: Name, as_json: Json = False) -> None:
     """The account, queued order, last forecast and model version of NAME."""
     from .. import paper
 
-    portfolio = paper.is_portfolio_experiment(name)  # the ledger says; the account's words differ
     info = paper.status(name)
     if as_json:
         console.out.print_json(json.dumps(info, default=str))
         return
-    if portfolio:
-        return portfolio_paper.print_status(info)
+    if "universe" in info:  # a portfolio's account: the names held, the orders queued
+        return _print_portfolio_status(info)
     _say(f"{info['name']}: {info['ticker']} {info['strategy']} ({info['model']}), {info['days']} days stepped"
                + (f" through {info['last_date']}" if info["last_date"] else ""))  # fmt: skip
     _say(f"  equity {info['equity']:,.2f} ({info['total_return']:+.2%}), cash {info['cash']:,.2f}, "
@@ -219,6 +262,20 @@ def status_command(name: Name, as_json: Json = False) -> None:
         _say(f"  model v{m['version']} trained on {m['train_start']} to {m['train_end']}")
     for words in info["verdicts"]:
         _say(f"  {words}")
+
+
+def _print_portfolio_status(info: dict[str, Any]) -> None:
+    """``bt paper status`` of a portfolio experiment, in words."""
+    through = f" through {info['last_date']}" if info["last_date"] else ""
+    _say(f"{info['name']}: {info['universe']} {info['strategy']} ({info['model']}, top {info['k']} of "
+         f"{len(info['tickers'])}), {info['days']} days stepped{through}")  # fmt: skip
+    held = ", ".join(f"{t} {s}" for t, s in info["positions"].items()) or "nothing"
+    _say(f"  equity {info['equity']:,.2f} ({info['total_return']:+.2%}), cash {info['cash']:,.2f}, "
+         f"holding {held}; {info['fills']} fills")  # fmt: skip
+    for q in info["queued_orders"]:
+        _say(f"  queued: {'buy' if q['size'] > 0 else 'sell'} {abs(q['size'])} {q['ticker']} (decided {q['decided']})")
+    if info["model_version"]:
+        _say(f"  models v{info['model_version']['version']} trained {info['model_version']['date']}")
 
 
 @paper_app.command("list")

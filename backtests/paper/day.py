@@ -14,7 +14,9 @@ of the fill model is backtrader's, executed on the same numbers as in ``bt run``
 submitted again, unchanged and in the order they were placed (sells, then buys); on today's the
 broker fills them at the open and ``TopkStrategy.next`` decides from the close. Both resume the one
 ``ResumedBroker``, which sets a position up for every feed in feed order, as ``bt run``'s first
-decision leaves them, so the account's value is summed in the same order as there.
+decision leaves them, so the account's value is summed in the same order as there. Both return the one
+``DayOutcome`` (the account, the positions, the queued orders' fate, the fills, the new orders), whose
+``close`` is what the ledger's day row holds for the kind: the ticker's close, or a portfolio's value held.
 """
 
 from __future__ import annotations
@@ -121,15 +123,17 @@ def paper_strategy(strategy: type[bt.Strategy]) -> type[bt.Strategy]:
 
 @dataclass(frozen=True)
 class DayOutcome:
-    """The account at the close, yesterday's order's fate, its fill and the order decided today."""
+    """One paper day, one ticker or many: the account at today's close, what became of the queued orders, today's
+    fills and the orders decided at the close."""
 
     cash: float
     equity: float
-    size: int
-    price: float
-    settled: tuple[int, str] | None  # (the queued order's id, "filled" or "rejected") when one was queued
-    fill: dict[str, Any] | None
-    new_order: int | None  # signed size
+    close: float  # the ledger day's close: the ticker's (a single-ticker strategy), the value held (a ranking one)
+    held: Holdings  # ticker -> (size, average price) at the close: one ticker's even when flat, a portfolio's names
+    settled: list[str]  # per queued order, in order: "filled" or "rejected"
+    fills: list[tuple[int, dict[str, Any]]]  # (index of the queued order, fill)
+    new_orders: list[tuple[str, int, float]]  # (ticker, signed size, the close it was decided at), in the order placed
+    targets: dict[str, float] | None  # a ranking strategy's target weights; None for a single-ticker strategy
 
 
 def trade_day(
@@ -139,8 +143,10 @@ def trade_day(
     broker: BrokerConfig,
     last: Day | None,
     queued: Order | None,
+    ticker: str = "",
 ) -> DayOutcome:
-    """Fill yesterday's order and decide today's; ``bars`` is [warm-up..., yesterday,] today with a forecast column."""
+    """Fill yesterday's order and decide today's; ``bars`` is [warm-up..., yesterday,] today with a forecast column,
+    of ``ticker`` (the name the outcome's position and order carry)."""
     feed = ForecastData(dataname=bars)
     resume = None if last is None else (last.date, last.cash, {feed._name: (last.size, last.price)})
     orders = () if queued is None else ((feed._name, queued.size),)
@@ -150,42 +156,31 @@ def trade_day(
         raise RuntimeError(f"{strategy.__name__}.warmup ({warmup}) is too small: after {len(bars)} bars (warmup + 2) "
                            f"backtrader calls its {result._paper_call}, not next as in `bt run`; it must be at least "
                            "its indicators' longest period - 1")  # fmt: skip
-    orders = result.broker.orders
-    settled = None
-    if queued is not None:
-        settled = (queued.id, "filled" if orders[0].status == bt.Order.Completed else "rejected")
-    pending = [o for o in orders if o.alive()]
+    placed = result.broker.orders
+    settled = [] if queued is None else ["filled" if placed[0].status == bt.Order.Completed else "rejected"]
+    pending = [o for o in placed if o.alive()]
     if len(pending) > 1:
         raise RuntimeError(f"{strategy.__name__} placed {len(pending)} orders in one day; paper trading takes one")
     fills = result.analyzers.fills.fills
     position = result.broker.getposition(feed)
+    close = float(bars["close"].iloc[-1])
     return DayOutcome(
         cash=float(result.broker.cash),
         equity=float(result.analyzers.equity.values[-1][1]),
-        size=int(position.size),
-        price=float(position.price),
+        close=close,
+        held={ticker: (int(position.size), float(position.price))},
         settled=settled,
-        fill={k: v for k, v in fills[0].items() if k in TRADE_COLUMNS} if fills else None,  # as bt run's trades
-        new_order=int(pending[0].size) if pending else None,
+        # as bt run's trades, with the ticker; a fill only settles the queued order
+        fills=[(0, {**{k: v for k, v in fills[0].items() if k in TRADE_COLUMNS}, "ticker": ticker})]
+        if fills and settled else [],
+        new_orders=[(ticker, int(pending[0].size), close)] if pending else [],
+        targets=None,
     )
-
-
-@dataclass(frozen=True)
-class PortfolioDay:
-    """The account at today's close, what became of the queued orders, today's fills and new orders."""
-
-    cash: float
-    equity: float
-    held: Holdings
-    settled: list[str]  # per queued order, in order: "filled" or "rejected"
-    fills: list[tuple[int, dict[str, Any]]]  # (index of the queued order, fill)
-    new_orders: list[tuple[str, int]]  # (ticker, signed size), in the order placed
-    targets: dict[str, float]
 
 
 def trade_portfolio_day(frames: dict[str, pd.DataFrame], params: dict[str, Any], broker: BrokerConfig,
                         last: tuple[pd.Timestamp, float] | None, held: Holdings,
-                        queued: list[tuple[str, int]]) -> PortfolioDay:  # fmt: skip
+                        queued: list[tuple[str, int]]) -> DayOutcome:  # fmt: skip
     """Fill the queued orders at today's open and decide at its close; ``frames`` hold [yesterday,] today.
 
     ``last``: the last stepped day and its cash; None when the account opens today (its first decision,
@@ -198,11 +193,13 @@ def trade_portfolio_day(frames: dict[str, pd.DataFrame], params: dict[str, Any],
     refs = {orders[i].ref: i for i in range(len(queued))}
     settled = ["filled" if orders[i].status == bt.Order.Completed else "rejected" for i in range(len(queued))]
     fills = [(refs[f.pop("ref")], f) for f in result.analyzers.fills.fills]
-    new = [(o.data._name, int(o.size)) for o in orders[len(queued) :] if o.alive()]
+    closes = {t: float(f["close"].iloc[-1]) for t, f in frames.items()}
+    new = [(o.data._name, int(o.size), closes[o.data._name]) for o in orders[len(queued) :] if o.alive()]
     positions = {name: result.broker.getposition(d) for name, d in feeds.items()}
-    return PortfolioDay(float(result.broker.cash), float(result.analyzers.equity.values[-1][1]),
-                        {t: (int(p.size), float(p.price)) for t, p in positions.items() if p.size},
-                        settled, fills, new, result.decisions[-1][1] if result.decisions else {})  # fmt: skip
+    cash, equity = float(result.broker.cash), float(result.analyzers.equity.values[-1][1])
+    return DayOutcome(cash, equity, equity - cash, {t: (int(p.size), float(p.price)) for t, p in positions.items()
+                                                    if p.size},
+                      settled, fills, new, result.decisions[-1][1] if result.decisions else {})  # fmt: skip
 
 
 def _run_day(feeds: dict[str, bt.AbstractDataBase], strategy: type[bt.Strategy], params: dict[str, Any],

@@ -3,7 +3,7 @@ the ledger's answer to "one ticker or a portfolio", and the ``Session`` a comman
 
 A session is one command's hold on an experiment (its ledger, its lock, its data). The day-by-day loop,
 the day a plain step goes to and the days a replay steps are the same for any number of tickers; what a
-day does (``step_at``) is the kind's own: ``session.TickerSession`` and ``portfolio.PortfolioSession``.
+day does (``step_at``) is ``session.PaperSession``'s, the one session of N >= 1 tickers.
 """
 
 from __future__ import annotations
@@ -119,9 +119,9 @@ class Advance(Generic[R]):
 
 
 class Session(ABC, Generic[R]):
-    """One command's hold on an experiment; a kind sets ``forecast``, ``days``, ``opening`` (with
-    ``check_opening``), ``where``, ``data_words`` and ``source``, and defines ``stepped`` and ``step_at`` (one
-    day, one transaction)."""
+    """One command's hold on an experiment: the rules of its days; ``session.PaperSession`` sets ``forecast``,
+    ``days``, ``opening`` (with ``check_opening``), ``where``, ``data_words`` and ``source``, and defines
+    ``stepped`` and ``step_at`` (one day, one transaction)."""
 
     forecast: ForecastConfig  # the experiment's forecast settings (every ticker's)
     days: pd.DatetimeIndex  # the experiment's trading days in its data

@@ -76,10 +76,10 @@ def latest_signal(config: RunConfig, prices: PriceData, *, holding: Holding = "f
     bars = prices.frame.iloc[max(p - warmup_bars(strategy) - 1, 0) : p + 1].assign(forecast=math.nan)
     bars.iloc[-1, -1] = forecast
     out = trade_day(bars, strategy, chosen.params, config.broker,
-                    _holding(config, bars, _SIDES[holding]), None)  # fmt: skip
-    order = out.new_order or 0
+                    _holding(config, bars, _SIDES[holding]), None, prices.ticker)  # fmt: skip
+    order = out.new_orders[0][1] if out.new_orders else 0
     close = float(prices.frame["close"].iloc[-1])
-    after = _NAMES[int(np.sign(out.size + order))]
+    after = _NAMES[int(np.sign(out.held[prices.ticker][0] + order))]
     return {
         "ticker": prices.ticker, "source": prices.source, "strategy": spec.name,
         "data_through": f"{prices.frame.index[-1]:%Y-%m-%d}", "close": close,
