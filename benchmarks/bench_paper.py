@@ -23,10 +23,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bt-bench-paper-"))
     env = {**os.environ, "BT_CACHE_DIR": str(work / "cache"), "BT_PAPER_DIR": str(work / "paper")}
     try:
-        run_wall, run_mem = timed(["run", "lstm-strategy", "AAPL", "--source", "bundled", *YEAR, "--no-cache",
+        run_wall, _, run_mem = timed(["run", "lstm-strategy", "AAPL", "--source", "bundled", *YEAR, "--no-cache",
                                    "--out", str(work / "run")], env)  # fmt: skip
-        start_wall, _ = timed(["paper", "start", "bench", "--ticker", "AAPL", "--source", "bundled"], env)
-        replay_wall, replay_mem = timed(["paper", "replay", "bench", *YEAR], env)
+        start_wall, _, _ = timed(["paper", "start", "bench", "--ticker", "AAPL", "--source", "bundled"], env)
+        replay_wall, _, replay_mem = timed(["paper", "replay", "bench", *YEAR], env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     paper_wall = start_wall + replay_wall
