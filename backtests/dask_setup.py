@@ -77,10 +77,12 @@ class IgnoreInterrupts(WorkerPlugin):
 
 
 def _local_cluster(workers: int | None, security: Any) -> Any:
-    """A loopback LocalCluster of worker processes that speak TLS with ``security`` and ignore Ctrl-C."""
+    """A loopback LocalCluster of worker processes that speak TLS with ``security`` and ignore Ctrl-C; their own
+    log lines are silenced below CRITICAL (a heartbeat that races the cluster's planned stop is an ERROR with a
+    traceback, and anything that matters reaches the client as a task's exception)."""
     return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                         host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit="auto",
-                        silence_logs=logging.ERROR, security=security, protocol="tls://",
+                        silence_logs=logging.CRITICAL, security=security, protocol="tls://",
                         plugins=(IgnoreInterrupts(),))  # fmt: skip
 
 
