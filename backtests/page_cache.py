@@ -1,9 +1,9 @@
 """On-disk cache of drawn tearsheets, signed like the forecast cache, so an unchanged run is not drawn again.
 
-The quantstats tearsheet is most of the time a sweep job spends once its forecasts are cached (about
-three quarters of a cached job's). It is a pure function of the returns it shows, its title, and the code
-and library versions that draw it (``reports.tearsheet.tearsheet_key`` hashes all of them), and the same
-inputs give the same bytes, so a rerun of a sweep with every forecast cached takes its pages from here.
+The quantstats tearsheet is the slowest part of a sweep job whose forecasts are cached. It is a pure
+function of the returns it shows, its title, and the code and library versions that draw it
+(``reports.tearsheet.tearsheet_key`` hashes all of them), and the same inputs give the same bytes, so a
+rerun of a sweep with every forecast cached takes its pages from here.
 
 An entry is ``KEY.html`` and ``KEY.json`` (the key, the page's sha256 and an HMAC of both with the user's
 cache key, ``backtests.cache_key``), the header written last. A page is served only when the header is

@@ -52,17 +52,19 @@ def build_report(folder: Path, *, tearsheet: Pending | None = None, draw: Draw |
     heading = title(run)
     returns = run.returns_table()
     args = (returns["strategy"], returns["benchmark"].rename(run.meta["benchmark"]["ticker"]), heading)
-    key = tearsheet_key(*args) if pages is not None and tearsheet is None else None
-    kept = None if key is None or pages is None else pages.get(key)
-    if kept is not None:
-        tearsheet = _Drawn(kept)
+    key = None  # the page cache's key of a tearsheet still to draw
+    if pages is not None and tearsheet is None:
+        key = tearsheet_key(*args)
+        kept = pages.get(key)
+        if kept is not None:
+            tearsheet, key = _Drawn(kept), None
     if tearsheet is None and draw is not None:
         tearsheet = draw(tearsheet_html, *args)
     page = run_page(run, "tearsheet.html")
     if tearsheet is None:
         tearsheet = _Drawn(tearsheet_html(*args))
     drawn = write_page(folder / "tearsheet.html", tearsheet, heading)
-    if drawn is not None and kept is None and key is not None and pages is not None:
+    if pages is not None and key is not None and drawn is not None:
         pages.put(key, drawn)
     atomic_write_text(folder / "report.html", page)
     return folder / "report.html"

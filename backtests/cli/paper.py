@@ -240,11 +240,12 @@ def status_command(name: Name, as_json: Json = False) -> None:
     """The account, queued order, last forecast and model version of NAME."""
     from .. import paper
 
+    portfolio = paper.is_portfolio_experiment(name)  # the ledger says; the account's words differ
     info = paper.status(name)
     if as_json:
         console.out.print_json(json.dumps(info, default=str))
         return
-    if "universe" in info:  # a portfolio's account: the names held, the orders queued
+    if portfolio:  # the names held, the orders queued
         return _print_portfolio_status(info)
     _say(f"{info['name']}: {info['ticker']} {info['strategy']} ({info['model']}), {info['days']} days stepped"
                + (f" through {info['last_date']}" if info["last_date"] else ""))  # fmt: skip

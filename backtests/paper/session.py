@@ -134,15 +134,15 @@ def open_session(name: str, folder: Path | None, notify: Notify | None) -> Itera
             yield PaperSession(name, folder, ledger, exp, notify)
 
 
-def load_experiment(name: str, exp: dict[str, Any],
+def load_experiment(name: str, exp: dict[str, Any], portfolio: PortfolioConfig | None,
                     notify: Notify | None) -> tuple[RunConfig, dict[str, PriceData], str, str]:  # fmt: skip
-    """An experiment's run settings, its tickers' prices, and its data in a replay's errors and in others."""
-    if not exp["portfolio"]:
+    """An experiment's run settings, its tickers' prices, and its data in a replay's errors and in others;
+    ``portfolio``: its portfolio settings, None for one ticker."""
+    if portfolio is None:
         config = RunConfig.from_dict(exp["config"])
         prices = ticker_prices(config.data, notify=notify)
         return config, {prices.ticker: prices}, f"{prices.ticker} ({prices.source})", \
             f"{prices.ticker} data ({prices.source})"  # fmt: skip
-    portfolio = PortfolioConfig.from_dict(exp["config"])
     loaded, left = load_all(portfolio, notify)
     if left:
         raise DataError(f"{name}: {', '.join(left)} have no data now ({next(iter(left.values()))})")
@@ -156,7 +156,7 @@ class PaperSession(Session[DayReport]):
     def __init__(self, name: str, folder: Path, ledger: Ledger, exp: dict[str, Any], notify: Notify | None) -> None:
         super().__init__(name, folder, ledger, exp)
         self.portfolio = PortfolioConfig.from_dict(exp["config"]) if exp["portfolio"] else None
-        self.config, self.prices, self.where, self.data_words = load_experiment(name, exp, notify)
+        self.config, self.prices, self.where, self.data_words = load_experiment(name, exp, self.portfolio, notify)
         self.forecast = self.config.forecast
         if self.portfolio is None:  # a single-ticker strategy, as it was started (by earlier versions too)
             chosen = choose(self.config.strategy, strict=False)
